@@ -1,0 +1,21 @@
+# The two commands of the README. Both set the machine up first (deploy/bootstrap.sh, idempotent).
+.PHONY: demo test test-fast bench lock setup
+
+setup:
+	@deploy/bootstrap.sh
+
+demo: setup
+	@.venv/bin/resumeopt demo
+
+test: setup
+	@.venv/bin/python -m pytest
+
+test-fast: setup
+	@.venv/bin/python -m pytest -m "not e2e"
+
+bench: setup
+	@.venv/bin/python -m tests.perf.run_all
+
+# Re-lock after changing pyproject.toml dependencies (hashes for every file of every pinned version).
+lock:
+	@.cache/bootstrap/bin/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o deps/requirements.lock

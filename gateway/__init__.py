@@ -1,0 +1,1 @@
+"""OpenAI-compatible LLM gateway: routing to providers, telemetry of every call into ClickHouse."""

@@ -1,0 +1,24 @@
+"""Liveness and readiness: the store answers and the telemetry backlog is within its bound."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import ServiceDep, StoreDep, WriterDep
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz(store: StoreDep, writer: WriterDep, service: ServiceDep):
+    try:
+        store.query("SELECT 1")
+        store_ok = True
+    except Exception:
+        store_ok = False
+    stats = writer.stats()
+    ok = store_ok and stats["dropped"] == 0
+    body = {"status": "ok" if ok else "degraded", "store": "ok" if store_ok else "unreachable",
+            "telemetry": stats, "models": service.live_aliases()}
+    return JSONResponse(body, status_code=200 if ok else 503)

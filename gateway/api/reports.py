@@ -1,0 +1,89 @@
+"""The read API over the store (dashboard, CLI, finance) and the ingestion of scores.
+
+chDB allows one process per data path, so every reader and every other writer goes through here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from gateway.api.deps import StoreDep, WriterDep
+from gateway.store import queries
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/reports/cost")
+def cost(store: StoreDep, by: Literal["model", "deployment", "day", "agent", "team", "user"] = "model",
+         start: date | None = Query(None, alias="from"), end: date | None = Query(None, alias="to"),
+         format: Literal["json", "csv"] = "json"):
+    rows = queries.cost_report(store, by, start, end)
+    if format == "csv":
+        return Response(_csv(rows, ["key", "calls", "input_tokens", "output_tokens", "cost_usd", "errors",
+                                    "avg_latency_ms"]), media_type="text/csv")
+    return {"by": by, "rows": rows}
+
+
+@router.get("/reports/quality")
+def quality(store: StoreDep):
+    return {"rows": queries.quality_report(store)}
+
+
+@router.get("/requests/{request_id}/usage")
+def usage(request_id: str, store: StoreDep, writer: WriterDep):
+    writer.flush(timeout=10)  # read-your-writes: rows of this request may still be in the batch
+    return queries.usage_for_request(store, request_id)
+
+
+@router.get("/requests/{request_id}/calls")
+def calls(request_id: str, store: StoreDep, writer: WriterDep):
+    writer.flush(timeout=10)
+    return {"rows": queries.calls_for_request(store, request_id)}
+
+
+@router.get("/requests/{request_id}/scores")
+def request_scores(request_id: str, store: StoreDep, writer: WriterDep):
+    writer.flush(timeout=10)
+    return {"rows": queries.scores_for(store, request_id)}
+
+
+class ScoreIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    value: float
+    judge: str = Field(min_length=1, max_length=64)
+    judge_version: str = Field("1", max_length=32)
+    request_id: str = Field("", max_length=128)
+    run_id: str = Field("", max_length=64)
+    dataset: str = Field("", max_length=64)
+    case_id: str = Field("", max_length=128)
+    prompt_version: str = Field("", max_length=64)
+    comment: str = Field("", max_length=2000)
+    score_id: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)
+
+
+class ScoresIn(BaseModel):
+    scores: list[ScoreIn] = Field(min_length=1, max_length=10_000)
+
+
+@router.post("/scores", status_code=202)
+def post_scores(payload: ScoresIn, writer: WriterDep):
+    now = datetime.now(UTC)
+    for s in payload.scores:
+        writer.emit("scores", {**s.model_dump(), "ts": now})
+    return {"accepted": len(payload.scores)}
+
+
+def _csv(rows: list[dict], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()

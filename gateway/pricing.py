@@ -1,0 +1,31 @@
+"""Cost of a call: the deployment's own price when the config sets one, else litellm's pinned map."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from functools import lru_cache
+
+from gateway.config import Deployment
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def call_cost(dep: Deployment, input_tokens: int, output_tokens: int) -> Decimal:
+    if dep.price is not None:
+        return dep.price.cost(input_tokens, output_tokens)
+    per_in, per_out = _litellm_prices(dep.model)
+    return per_in * input_tokens + per_out * output_tokens
+
+
+@lru_cache(maxsize=256)
+def _litellm_prices(model: str) -> tuple[Decimal, Decimal]:
+    """Per-token prices from the price map shipped inside the locked litellm wheel (never fetched)."""
+    import litellm
+
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:  # unknown to the map: priced at 0 and visible as such in reports
+        return Decimal(0), Decimal(0)
+    return (Decimal(str(info.get("input_cost_per_token") or 0)),
+            Decimal(str(info.get("output_cost_per_token") or 0)))

@@ -1,0 +1,58 @@
+"""The provider interface every upstream implements, and the errors it may raise.
+
+A provider receives the client's OpenAI-format body with `model` already set to the upstream's model
+name, and answers in OpenAI format. Everything else (routing, retries, telemetry) wraps providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ErrorKind = Literal["connect", "timeout", "http_status", "malformed", "stream_cut"]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    estimated: bool = False  # True when the upstream sent no usage and the gateway counted
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    body: dict
+    usage: Usage
+
+
+class UpstreamError(Exception):
+    """A failure of the upstream, classified so that the gateway can map it to a status."""
+
+    def __init__(self, kind: ErrorKind, message: str, status: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+
+
+class Provider(Protocol):
+    async def complete(self, body: dict, timeout: float) -> Completion: ...
+
+    def stream(self, body: dict, timeout: float) -> AsyncIterator[dict]:
+        """Yield OpenAI `chat.completion.chunk` objects; the last may carry `usage`."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def usage_from(body: dict) -> Usage | None:
+    u = body.get("usage") or None
+    if not u:
+        return None
+    return Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
+
+
+def estimate_tokens(text: str) -> int:
+    """~4 characters per token for English (OpenAI's rule of thumb); used only when upstream is silent."""
+    return max(1, (len(text) + 3) // 4) if text else 0

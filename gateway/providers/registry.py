@@ -1,0 +1,28 @@
+"""Builds one provider per deployment from the validated config."""
+
+from __future__ import annotations
+
+import httpx
+
+from gateway.config import Deployment, GatewayConfig
+from gateway.providers.base import Provider
+from gateway.providers.openai_compat import OpenAICompatProvider
+
+
+def build_provider(dep: Deployment, client: httpx.AsyncClient) -> Provider:
+    if dep.provider in ("local", "openai_compatible"):
+        if not dep.api_base:
+            raise ValueError(f"deployment {dep.name!r} has no api_base: is the local model server running?")
+        return OpenAICompatProvider(dep.api_base, dep.api_key(), client)
+    from gateway.providers.litellm_provider import LiteLLMProvider
+
+    return LiteLLMProvider(dep.model, dep.api_key(), dep.api_base)
+
+
+def build_providers(config: GatewayConfig, client: httpx.AsyncClient) -> dict[str, Provider]:
+    return {
+        d.name: build_provider(d, client)
+        for m in config.models
+        for d in m.deployments
+        if d.available()
+    }

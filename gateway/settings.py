@@ -1,0 +1,31 @@
+"""Gateway settings (environment `RESUMEOPT_*`), passed into `create_app`: no import-time singleton."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".resumeopt"
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RESUMEOPT_", extra="ignore")
+
+    config_path: Path = Field(REPO_ROOT / "deploy" / "config" / "gateway.yaml",
+                              description="routing config: aliases, deployments, prices")
+    data_dir: Path = Field(default_factory=default_data_dir, description="where the embedded store lives")
+    store_dsn: str = Field("", description="clickhouse-connect DSN; empty = chdb://<data_dir>/store")
+    store_database: str = "resumeopt"
+    writer_batch_size: int = Field(500, ge=1)
+    writer_flush_interval_s: float = Field(0.5, gt=0)
+    writer_max_pending: int = Field(100_000, ge=1, description="bound of the telemetry backlog")
+    max_body_bytes: int = Field(4 * 1024 * 1024, description="largest request body accepted (413 past it)")
+
+    def resolved_store_dsn(self) -> str:
+        return self.store_dsn or f"chdb://{(self.data_dir / 'store').resolve()}"

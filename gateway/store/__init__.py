@@ -1,0 +1,1 @@
+"""The telemetry store (ClickHouse): schema migrations, the batching writer and the read queries."""

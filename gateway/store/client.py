@@ -1,0 +1,75 @@
+"""One store client for both shapes: chDB in-process (`chdb:///path`) or a ClickHouse server (`http(s)://`).
+
+clickhouse-connect serves both DSNs with the same API, so no query is written twice.
+chDB allows one process per data path (FACTS.md): the platform process owns it; everyone else goes
+through the platform's HTTP API.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from importlib import resources
+from typing import Any
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Store:
+    def __init__(self, dsn: str, database: str):
+        if not _IDENT.match(database):
+            raise ValueError(f"invalid database name {database!r}")
+        import clickhouse_connect  # ~0.3 s; imported when a store is opened, not at module import
+
+        self.database = database
+        self.dsn = dsn
+        self._client = clickhouse_connect.get_client(dsn=dsn)
+        self._lock = threading.Lock()
+
+    def command(self, sql: str, parameters: dict | None = None) -> Any:
+        with self._lock:
+            return self._client.command(sql.replace("{db}", self.database), parameters=parameters)
+
+    def query(self, sql: str, parameters: dict | None = None) -> list[dict]:
+        with self._lock:
+            result = self._client.query(sql.replace("{db}", self.database), parameters=parameters)
+        names = result.column_names
+        return [dict(zip(names, row)) for row in result.result_rows]
+
+    def insert(self, table: str, rows: list[dict]) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        data = [[r[c] for c in columns] for r in rows]
+        with self._lock:
+            self._client.insert(table, data, column_names=columns, database=self.database)
+
+    def migrate(self) -> list[str]:
+        """Apply numbered migrations not yet recorded; return the names applied now."""
+        self.command("CREATE DATABASE IF NOT EXISTS {db}")
+        self.command(
+            "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, "
+            "applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+        )
+        done = {r["version"] for r in self.query("SELECT version FROM {db}.schema_migrations")}
+        applied = []
+        for version, name, sql in _migrations():
+            if version in done:
+                continue
+            self.command(sql)
+            self.insert("schema_migrations", [{"version": version, "name": name}])
+            applied.append(name)
+        return applied
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    files = resources.files("gateway.store") / "migrations"
+    out = []
+    for f in sorted(files.iterdir(), key=lambda p: p.name):
+        if f.name.endswith(".sql"):
+            out.append((int(f.name.split("_", 1)[0]), f.name, f.read_text(encoding="utf-8")))
+    return out

@@ -1,0 +1,75 @@
+"""Read queries over the store, one function per report. Reads use FINAL so replayed rows never count twice."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from gateway.store.client import Store
+
+COST_GROUPS = {"model": "model_alias", "deployment": "deployment", "day": "toString(toDate(ts))",
+               "agent": "agent", "team": "team", "user": "user_id"}
+
+
+def cost_report(store: Store, by: str, start: date | None, end: date | None) -> list[dict]:
+    key = COST_GROUPS[by]
+    rows = store.query(
+        f"SELECT {key} AS key, count() AS calls, sum(input_tokens) AS input_tokens, "
+        "sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd, "
+        "countIf(status != 'ok') AS errors, round(avg(latency_ms), 1) AS avg_latency_ms "
+        "FROM {db}.model_calls FINAL "
+        "WHERE toDate(ts) >= {start:Date} AND toDate(ts) <= {end:Date} "
+        "GROUP BY key ORDER BY key",
+        {"start": start or date(1970, 1, 1), "end": end or date(2999, 12, 31)},
+    )
+    return [_money(r) for r in rows]
+
+
+def usage_for_request(store: Store, request_id: str) -> dict:
+    rows = store.query(
+        "SELECT agent, count() AS calls, sum(input_tokens) AS input_tokens, "
+        "sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd "
+        "FROM {db}.model_calls FINAL WHERE request_id = {rid:String} GROUP BY agent ORDER BY agent",
+        {"rid": request_id},
+    )
+    by_agent = [_money(r) for r in rows]
+    total = {
+        "calls": sum(r["calls"] for r in rows),
+        "input_tokens": sum(r["input_tokens"] for r in rows),
+        "output_tokens": sum(r["output_tokens"] for r in rows),
+        "cost_usd": format(sum((Decimal(r["cost_usd"]) for r in rows), Decimal(0)).normalize(), "f"),
+    }
+    return {"request_id": request_id, **total, "by_agent": by_agent}
+
+
+def calls_for_request(store: Store, request_id: str) -> list[dict]:
+    rows = store.query(
+        "SELECT call_id, ts, agent, model_alias, deployment, input_tokens, output_tokens, cost_usd, "
+        "latency_ms, status, error_kind FROM {db}.model_calls FINAL "
+        "WHERE request_id = {rid:String} ORDER BY ts",
+        {"rid": request_id},
+    )
+    return [_money({**r, "ts": r["ts"].isoformat()}) for r in rows]
+
+
+def quality_report(store: Store) -> list[dict]:
+    return store.query(
+        "SELECT prompt_version, name, count() AS n, round(avg(value), 4) AS mean, "
+        "round(min(value), 4) AS min, round(max(value), 4) AS max "
+        "FROM {db}.scores FINAL GROUP BY prompt_version, name ORDER BY prompt_version, name"
+    )
+
+
+def scores_for(store: Store, request_id: str) -> list[dict]:
+    return store.query(
+        "SELECT name, value, judge, judge_version, prompt_version, comment FROM {db}.scores FINAL "
+        "WHERE request_id = {rid:String} ORDER BY name",
+        {"rid": request_id},
+    )
+
+
+def _money(row: dict) -> dict:
+    """Decimal cost as a string on the wire: JSON floats would lose cents in large sums."""
+    if "cost_usd" in row:
+        row = {**row, "cost_usd": format(Decimal(row["cost_usd"] or 0).normalize(), "f")}
+    return row

@@ -1,0 +1,83 @@
+"""What the gateway records about each call, and the request headers that attribute it.
+
+Callers attribute their calls with headers, so cost can be read per request, job, agent and prompt:
+`x-request-id` (the caller's request: every agent call of one optimisation shares it), `x-job-id`,
+`x-agent`, `x-tool`, `x-prompt-name`, `x-prompt-version`, W3C `traceparent`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from starlette.datastructures import Headers
+
+
+@dataclass(slots=True)
+class Attribution:
+    request_id: str
+    trace_id: str = ""
+    job_id: str = ""
+    agent: str = ""
+    tool: str = ""
+    team: str = ""
+    user_id: str = ""
+    prompt_name: str = ""
+    prompt_version: str = ""
+
+    @classmethod
+    def from_headers(cls, headers: Headers) -> Attribution:
+        return cls(
+            request_id=_clean(headers.get("x-request-id")) or uuid.uuid4().hex,
+            trace_id=_trace_id(headers.get("traceparent")),
+            job_id=_clean(headers.get("x-job-id")),
+            agent=_clean(headers.get("x-agent")),
+            tool=_clean(headers.get("x-tool")),
+            prompt_name=_clean(headers.get("x-prompt-name")),
+            prompt_version=_clean(headers.get("x-prompt-version")),
+        )
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One row of `model_calls`. Field names are the column names."""
+
+    attribution: Attribution
+    model_alias: str
+    deployment: str = ""
+    provider: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usage_estimated: bool = False
+    cost_usd: Decimal = Decimal(0)
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    stream: bool = False
+    status: str = "ok"
+    http_status: int = 200
+    error_kind: str = ""
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    ts: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def row(self) -> dict:
+        out = asdict(self)
+        out.update(out.pop("attribution"))
+        out.update(cache_hit=False, retries=0, fallback_used=False)
+        return out
+
+
+def _clean(value: str | None, limit: int = 128) -> str:
+    """Header values go into ClickHouse columns: bound their length, keep printable ASCII only."""
+    if not value:
+        return ""
+    return "".join(ch for ch in value[:limit] if 32 <= ord(ch) < 127)
+
+
+def _trace_id(traceparent: str | None) -> str:
+    # W3C trace context: version-traceid(32 hex)-parentid(16 hex)-flags
+    parts = (traceparent or "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32:
+        return parts[1].lower()
+    return ""

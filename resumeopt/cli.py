@@ -1,0 +1,252 @@
+"""`resumeopt`: one command for the whole platform.
+
+    resumeopt demo                       tailor the sample resume end to end, print everything, stop
+    resumeopt up                         run platform + dashboard until interrupted
+    resumeopt gateway --config F ...     run the gateway alone
+    resumeopt optimise --resume F --job F [--json]
+    resumeopt eval run --dataset NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from resumeopt import env
+
+env.apply()
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_RESUME = REPO / "datasets" / "samples" / "resume.md"
+SAMPLE_JOB = REPO / "datasets" / "samples" / "job.txt"
+DEFAULT_PORT = 8400
+DASHBOARD_PORT = 8501
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except StoreBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+
+
+class StoreBusy(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def platform_url(quiet: bool = False) -> Iterator[str]:
+    """A running platform: the configured one (RESUMEOPT_PLATFORM_URL), or an embedded one for this
+    command, started here and stopped on exit."""
+    configured = os.environ.get("RESUMEOPT_PLATFORM_URL")
+    if configured:
+        yield configured
+        return
+    from resumeopt.platform import EmbeddedPlatform
+
+    platform = EmbeddedPlatform()
+    if not quiet:
+        _say(f"starting the platform (local model, gateway, store at {platform.gw.data_dir / 'store'}) ...")
+    try:
+        platform.start()
+    except RuntimeError as exc:
+        if "lock" in str(exc).lower():
+            raise StoreBusy(f"the store at {platform.gw.data_dir / 'store'} is in use by another process "
+                            f"(is `resumeopt up` running? then set RESUMEOPT_PLATFORM_URL="
+                            f"http://127.0.0.1:{DEFAULT_PORT})") from exc
+        raise
+    try:
+        yield platform.url
+    finally:
+        platform.stop()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from evaluator.judges import judge_all
+    from evaluator.runner import score_rows
+    from optimiser.client import PlatformClient
+    from resumeopt import console as out
+
+    started = time.perf_counter()
+    with platform_url() as url:
+        client = PlatformClient(url)
+        _say(f"tailoring {SAMPLE_RESUME.relative_to(REPO)} to {SAMPLE_JOB.relative_to(REPO)}")
+        result = _optimise_with_progress(client, SAMPLE_RESUME.read_text(), SAMPLE_JOB.read_text())
+        scores = judge_all(result, {})
+        client.post_scores(score_rows(scores, result, dataset="demo"))
+        usage = client.usage(result["request_id"])
+        out.print_result(result)
+        out.print_usage(usage)
+        out.console.print(out.scores_table("Evaluator scores (stored in ClickHouse `scores`)",
+                                           [("demo", s.name, s.value, s.comment) for s in scores]))
+    out.console.print(f"done in {time.perf_counter() - started:.1f}s; request id {result['request_id']}. "
+                      f"The store persists in {_data_dir()}.\n"
+                      f"Run [bold]resumeopt up[/] to start the platform and the dashboard "
+                      f"(http://127.0.0.1:{DASHBOARD_PORT}) and see these calls and scores.")
+    return 0
+
+
+def _optimise_with_progress(client, resume: str, job: str, resume_format: str | None = None) -> dict:
+    from resumeopt.console import console
+
+    with console.status("working ...") as status:
+        t0 = time.perf_counter()
+        stages: list[str] = []
+
+        def progress(event: dict) -> None:
+            stages.append(event.get("stage", "?"))
+            status.update(f"{event.get('stage')} ({time.perf_counter() - t0:.0f}s)")
+            console.log(f"{event.get('stage')}: " + ", ".join(f"{k}={v}" for k, v in event.items() if k != "stage"))
+
+        return client.optimise(resume, job, resume_format, progress=progress)
+
+
+def cmd_optimise(args: argparse.Namespace) -> int:
+    from optimiser.client import PlatformClient, PlatformError
+
+    resume, job = Path(args.resume).read_text(), Path(args.job).read_text()
+    fmt = "json" if args.resume.endswith(".json") else None
+    with platform_url(quiet=args.json) as url:
+        try:
+            if args.json:
+                result = PlatformClient(url).optimise(resume, job, fmt)
+            else:
+                result = _optimise_with_progress(PlatformClient(url), resume, job, fmt)
+        except PlatformError as exc:
+            print(json.dumps({"error": {"status": exc.status, "code": exc.code, "message": exc.message}}))
+            return 1
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        from resumeopt import console as out
+
+        out.print_result(result)
+        out.print_usage(result["usage"])
+    return 0
+
+
+def cmd_eval_run(args: argparse.Namespace) -> int:
+    from evaluator.datasets import load_dataset
+    from evaluator.runner import run_dataset
+    from optimiser.client import PlatformClient
+    from resumeopt import console as out
+
+    ds = load_dataset(args.dataset)
+    rows: list[tuple[str, str, float, str]] = []
+    with platform_url() as url:
+        def on_case(case, res):
+            out.console.log(f"case {case.id}: done{' (degraded)' if res.degraded else ''}")
+            rows.extend((case.id, s.name, s.value, s.comment) for s in res.scores)
+
+        report = run_dataset(PlatformClient(url), ds, on_case)
+    title = f"eval run {report.run_id}: dataset {ds.name} ({ds.content_hash}), prompts {report.prompt_versions}"
+    out.console.print(out.scores_table(title, rows))
+    for name, mean in report.means().items():
+        out.console.print(f"  mean {name}: {mean:g}")
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.config import load_config
+    from gateway.local_model import LocalModelServer
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(config_path=Path(args.config))
+    config = load_config(settings.config_path)
+    local = None
+    if config.needs_local_server():
+        lm = config.local_model
+        local = LocalModelServer(lm.served_name, lm.n_ctx, settings.data_dir / "logs" / "llama.log")
+        config = config.with_local_base(local.start(lm.start_timeout_s))
+    try:
+        uvicorn.run(create_app(settings, config), host=args.host, port=args.port, log_level="info")
+    finally:
+        if local:
+            local.stop()
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from resumeopt.platform import EmbeddedPlatform
+
+    platform = EmbeddedPlatform(port=args.port)
+    _say("starting the platform ...")
+    platform.start()
+    dash = _start_dashboard(platform.url, args.dashboard_port)
+    _say(f"platform: {platform.url}  (OpenAI-compatible gateway at {platform.url}/v1)")
+    _say(f"dashboard: http://127.0.0.1:{args.dashboard_port}   — Ctrl-C to stop")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set() and dash.poll() is None:
+            stop.wait(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        dash.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            dash.wait(10)
+        platform.stop()
+    return 0
+
+
+def _start_dashboard(platform: str, port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    return subprocess.Popen(cmd, env={**os.environ, "RESUMEOPT_PLATFORM_URL": platform})
+
+
+def _data_dir() -> Path:
+    from gateway.settings import GatewaySettings
+
+    return GatewaySettings().data_dir
+
+
+def _say(msg: str) -> None:
+    print(f"==> {msg}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resumeopt", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+    sub.add_parser("demo", help="tailor the sample resume end to end").set_defaults(func=cmd_demo)
+    up = sub.add_parser("up", help="run platform and dashboard until interrupted")
+    up.add_argument("--port", type=int, default=DEFAULT_PORT)
+    up.add_argument("--dashboard-port", type=int, default=DASHBOARD_PORT)
+    up.set_defaults(func=cmd_up)
+    gw = sub.add_parser("gateway", help="run the gateway alone")
+    gw.add_argument("--config", required=True)
+    gw.add_argument("--host", default="127.0.0.1")
+    gw.add_argument("--port", type=int, default=8000)
+    gw.set_defaults(func=cmd_gateway)
+    op = sub.add_parser("optimise", help="tailor a resume to a job")
+    op.add_argument("--resume", required=True)
+    op.add_argument("--job", required=True)
+    op.add_argument("--json", action="store_true", help="print one JSON object")
+    op.set_defaults(func=cmd_optimise)
+    ev = sub.add_parser("eval", help="evaluation").add_subparsers(required=True, metavar="SUBCOMMAND")
+    run = ev.add_parser("run", help="run a golden dataset through the optimiser and judge it")
+    run.add_argument("--dataset", required=True)
+    run.set_defaults(func=cmd_eval_run)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())

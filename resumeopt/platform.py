@@ -1,0 +1,94 @@
+"""The embedded platform: one process serving the gateway, the optimiser API and the read API, owning
+the chDB store, with the local model server as a child process. The scaled shape runs the same apps
+as separate deployments; only this wiring differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.app import create_app
+from gateway.config import GatewayConfig, load_config
+from gateway.local_model import LocalModelServer, free_port
+from gateway.settings import GatewaySettings
+from gateway.store import queries
+from optimiser.api.optimise import Hooks, create_router
+from optimiser.settings import OptimiserSettings
+
+log = logging.getLogger("resumeopt.platform")
+
+
+def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: OptimiserSettings) -> FastAPI:
+    app = create_app(gw, config)
+    store, writer = app.state.store, app.state.writer
+
+    def usage(request_id: str) -> dict:
+        writer.flush(timeout=10)  # the flow's calls may still sit in the writer's batch
+        return queries.usage_for_request(store, request_id)
+
+    app.include_router(create_router(opt, Hooks(usage=usage, emit=writer.emit)))
+    return app
+
+
+class EmbeddedPlatform:
+    """Start with `with EmbeddedPlatform(...) as p:`; `p.url` is the platform's base URL."""
+
+    def __init__(self, gw: GatewaySettings | None = None, host: str = "127.0.0.1", port: int | None = None,
+                 config: GatewayConfig | None = None):
+        self.gw = gw or GatewaySettings()
+        self.config = config or load_config(self.gw.config_path)
+        self.host, self.port = host, port or free_port(host)
+        self.local: LocalModelServer | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> EmbeddedPlatform:
+        self.gw.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.config
+        if config.needs_local_server():
+            lm = config.local_model
+            self.local = LocalModelServer(lm.served_name, lm.n_ctx, self.gw.data_dir / "logs" / "llama.log")
+            config = config.with_local_base(self.local.start(lm.start_timeout_s))
+        opt = OptimiserSettings(gateway_url=self.url)
+        app = create_platform_app(self.gw, config, opt)
+        self._server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port,
+                                                     log_level="warning", timeout_graceful_shutdown=10))
+        self._thread = threading.Thread(target=self._server.run, name="platform-http", daemon=True)
+        self._thread.start()
+        self._wait_started(timeout=30)
+        return self
+
+    def _wait_started(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"platform did not start on {self.url} (port taken?)")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+        if self.local is not None:
+            self.local.stop()
+
+    def __enter__(self) -> EmbeddedPlatform:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def store_path(gw: GatewaySettings) -> Path:
+    return gw.data_dir / "store"

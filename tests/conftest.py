@@ -1,0 +1,49 @@
+"""Shared fixtures. chDB allows one data path per process, so the whole session shares one store
+path; tests that need a clean slate use a database of their own inside it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from resumeopt import env
+
+env.apply()
+
+from gateway.config import GatewayConfig, load_config  # noqa: E402
+from gateway.local_model import LocalModelServer  # noqa: E402
+from gateway.settings import GatewaySettings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("resumeopt-data")
+
+
+@pytest.fixture
+def gw_settings(data_dir) -> GatewaySettings:
+    """Settings with a database of this test's own (same chDB path for the whole session)."""
+    return GatewaySettings(data_dir=data_dir, store_database=f"t_{uuid.uuid4().hex[:10]}",
+                           writer_flush_interval_s=0.05)
+
+
+@pytest.fixture(scope="session")
+def base_config() -> GatewayConfig:
+    return load_config(GatewaySettings().config_path)
+
+
+@pytest.fixture(scope="session")
+def local_model(base_config, tmp_path_factory):
+    """The real local model server (SmolLM2-135M on llama.cpp), started once per session."""
+    lm = base_config.local_model
+    server = LocalModelServer(lm.served_name, lm.n_ctx, tmp_path_factory.mktemp("llama") / "llama.log")
+    server.start(lm.start_timeout_s)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_config(base_config, local_model) -> GatewayConfig:
+    return base_config.with_local_base(local_model.api_base)
