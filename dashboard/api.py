@@ -1,0 +1,28 @@
+"""The dashboard's only data source: the platform's read API (roles apply in one place, and chDB
+allows a single process per data path)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+TIMEOUT_S = 10.0
+
+
+def platform_url() -> str:
+    return os.environ.get("RESUMEOPT_PLATFORM_URL", "http://127.0.0.1:8400").rstrip("/")
+
+
+def get(path: str, **params: Any) -> dict[str, Any]:
+    resp = httpx.get(platform_url() + path, params={k: v for k, v in params.items() if v is not None},
+                     timeout=TIMEOUT_S)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def get_text(path: str, **params: Any) -> str:
+    resp = httpx.get(platform_url() + path, params=params, timeout=TIMEOUT_S)
+    resp.raise_for_status()
+    return resp.text
