@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from gateway.api import chat, health, reports
+from gateway.api import admin, chat, health, reports
+from gateway.breaker import BreakerBackend, MemoryBreakers, RedisBreakers
 from gateway.chat import ChatService
 from gateway.config import GatewayConfig
 from gateway.errors import install_handlers
+from gateway.modes import Modes
 from gateway.providers.registry import build_providers
 from gateway.settings import GatewaySettings
 from gateway.store.client import Store
@@ -32,17 +34,31 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         writer.start()
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
-        app.state.chat = ChatService(config, build_providers(config, client), writer)
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=128))
+        breakers, redis = _breakers(settings, config)
+        app.state.chat = ChatService(config, build_providers(config, client), writer, breakers, Modes())
         try:
             yield
         finally:
             await client.aclose()
+            if redis is not None:
+                await redis.aclose()
             writer.stop()
 
     app = FastAPI(title="resumeopt gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.store, app.state.writer = settings, store, writer
     install_handlers(app)
-    for r in (chat.router, health.router, reports.router):
+    for r in (chat.router, health.router, reports.router, admin.router):
         app.include_router(r)
     return app
+
+
+def _breakers(settings: GatewaySettings, config: GatewayConfig) -> tuple[BreakerBackend, object | None]:
+    if settings.state_backend == "memory":
+        return MemoryBreakers(config.policy.breaker), None
+    import redis.asyncio as aioredis
+
+    # A blocking pool waits for a free connection instead of failing past 100 commands (FACTS.md).
+    pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
+    redis = aioredis.Redis(connection_pool=pool)
+    return RedisBreakers(config.policy.breaker, redis, settings.redis_prefix), redis

@@ -1,153 +1,315 @@
-"""The chat-completions service: resolve the alias, call the deployment, record the call.
+"""The chat-completions service: a request's whole lifecycle.
 
-Handlers stay thin; this is where a call's lifecycle lives. Every call, successful or not, emits one
-`model_calls` row to the store writer (never awaited: the request path does not wait on ClickHouse).
+route the alias → for each deployment in order: breaker, back-pressure, attempts with backoff →
+on failure, the alias's fallback chain for that error class → answer, and record one `model_calls` row.
+Retries and fallbacks happen only before any byte reached the client; a stream that breaks later ends
+with a terminal error event. Every wait is bounded by the request's deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from gateway.config import Deployment, GatewayConfig
+from gateway.breaker import BreakerBackend, retry_after_header
+from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError, from_upstream
+from gateway.modes import Modes
 from gateway.pricing import call_cost
-from gateway.providers.base import Provider, UpstreamError, Usage, estimate_tokens
+from gateway.providers.base import Provider, UpstreamError, Usage
+from gateway.retry import RETRYABLE, backoff_s, classify
+from gateway.routing import LatencyTracker, Router
+from gateway.streaming import StreamTally, sse_error, sse_event
 from gateway.telemetry import Attribution, CallRecord
+
+# Client errors say nothing about a deployment's health and are not worth another deployment.
+_FINAL = frozenset({"bad_request"})
 
 
 class Emitter:
-    """Where call rows go: the store writer in production, a list in a unit test."""
+    """Where call rows go: the store writer in production."""
 
     def emit(self, table: str, row: dict) -> None: ...
 
 
+@dataclass
+class CallContext:
+    """One client request as it moves through deployments and fallbacks."""
+
+    who: Attribution
+    alias: str
+    deadline: float                     # time.monotonic() by which the client must have an answer
+    tier: str | None = None
+    wait_for_recovery: bool = False     # the client set a deadline: may wait for a half-open breaker
+    attempts: int = 0
+    fallbacks: int = 0
+    upstream_s: float = 0.0             # time spent waiting on upstreams and backoffs (not overhead)
+    route: str = ""
+    started: float = 0.0
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+@dataclass
+class _Failure:
+    error_class: str
+    error: GatewayError
+    kind: str
+
+
+Op = Callable[[Provider, dict, float], Awaitable[Any]]
+
+
 class ChatService:
-    def __init__(self, config: GatewayConfig, providers: dict[str, Provider], sink: Emitter):
+    def __init__(self, config: GatewayConfig, providers: dict[str, Provider], sink: Emitter,
+                 breakers: BreakerBackend, modes: Modes | None = None,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None):
         self._config = config
         self._providers = providers
         self._sink = sink
+        self.breakers = breakers
+        self.modes = modes or Modes()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.latency = LatencyTracker()
+        self._router = Router(self.latency, self._rng)
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.in_flight_total = 0
+
+    @property
+    def policy(self):
+        return self._config.policy
 
     def live_aliases(self) -> list[str]:
         return [m.alias for m in self._config.models if any(d.name in self._providers for d in m.deployments)]
 
-    def resolve(self, alias: str) -> tuple[Deployment, Provider]:
-        entry = self._config.alias(alias)
-        if entry is None:
-            raise GatewayError(404, "model_not_found", f"The model '{alias[:100]}' does not exist", param="model")
-        for dep in entry.deployments:
-            if dep.name in self._providers:
-                return dep, self._providers[dep.name]
-        keys = ", ".join(sorted({d.api_key_env for d in entry.deployments if d.api_key_env}))
-        raise GatewayError(404, "model_not_available",
-                           f"The model '{alias}' has no deployment with credentials (set {keys})",
-                           param="model")
+    def deployment_names(self) -> list[str]:
+        return [d.name for m in self._config.models for d in m.deployments]
 
-    async def complete(self, body: dict, who: Attribution) -> tuple[dict, CallRecord]:
-        dep, provider = self.resolve(body["model"])
-        rec = CallRecord(who, body["model"], dep.name, dep.provider)
-        started = time.perf_counter()
+    def alias_names(self) -> list[str]:
+        return [m.alias for m in self._config.models]
+
+    def admit(self) -> None:
+        """Gateway-wide back-pressure: refuse at once rather than queue without bound."""
+        if self.in_flight_total >= self.policy.max_in_flight:
+            raise GatewayError(503, "overloaded", "The gateway is at its in-flight limit; retry shortly",
+                               "service_unavailable", headers={"retry-after": "1"})
+
+    async def complete(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
+        async def op(provider: Provider, upstream_body: dict, timeout: float):
+            return await provider.complete(upstream_body, timeout)
+
+        self.in_flight_total += 1
         try:
-            result = await provider.complete({**body, "model": dep.model}, dep.timeout_s)
-        except UpstreamError as exc:
-            raise self._failed(rec, exc, started) from exc
-        self._settle(rec, dep, result.usage, started)
-        result.body["model"] = body["model"]
+            dep, result = await self._run(body, ctx, op, hold_slot=False)
+        finally:
+            self.in_flight_total -= 1
+        rec = self._record(ctx, dep, result.usage)
+        result.body["model"] = ctx.alias
         return result.body, rec
 
-    async def open_stream(self, body: dict, who: Attribution) -> tuple[AsyncIterator[bytes], CallRecord]:
-        """Start the upstream stream and wait for its first chunk, so that a failure before any byte
-        reaches the client is still an ordinary JSON error with a status code."""
-        dep, provider = self.resolve(body["model"])
-        rec = CallRecord(who, body["model"], dep.name, dep.provider, stream=True)
-        started = time.perf_counter()
-        upstream = provider.stream({**body, "model": dep.model}, dep.timeout_s)
-        try:
-            first = await anext(upstream)
-        except StopAsyncIteration:
-            first = None
-        except UpstreamError as exc:
-            raise self._failed(rec, exc, started) from exc
-        rec.ttft_ms = (time.perf_counter() - started) * 1000
-        return self._relay(first, upstream, body, dep, rec, started), rec
+    async def open_stream(self, body: dict, ctx: CallContext) -> tuple[AsyncIterator[bytes], CallRecord]:
+        """Start the upstream stream and wait for its first chunk, so that every failure before the first
+        byte is still retried, falls back, or becomes an ordinary JSON error with a status code."""
 
-    async def _relay(self, first: dict | None, upstream: AsyncIterator[dict], body: dict,
-                     dep: Deployment, rec: CallRecord, started: float) -> AsyncIterator[bytes]:
-        tally = _StreamTally(body)
+        async def op(provider: Provider, upstream_body: dict, timeout: float):
+            upstream = provider.stream(upstream_body, timeout)
+            first = await anext(upstream, None)
+            return first, upstream
+
+        self.in_flight_total += 1
+        try:
+            dep, (first, upstream) = await self._run(body, ctx, op, hold_slot=True)
+        except BaseException:
+            self.in_flight_total -= 1
+            raise
+        ttft_ms = (time.perf_counter() - ctx.started) * 1000
+        rec = CallRecord(ctx.who, ctx.alias, dep.name, dep.provider, stream=True, ttft_ms=ttft_ms)
+        return self._relay(first, upstream, body, dep, ctx, rec), rec
+
+    async def _run(self, body: dict, ctx: CallContext, op: Op, hold_slot: bool) -> tuple[Deployment, Any]:
+        primary = self._alias(ctx.alias)
+        outcome: tuple[Deployment, Any] | _Failure
+        if self.modes.alias(primary.alias) == "force_fallback":
+            outcome = _Failure("unavailable", _no_deployment(primary.alias, "forced to fall back"), "mode")
+        else:
+            outcome = await self._try_alias(primary, body, ctx, op, hold_slot)
+        if isinstance(outcome, _Failure) and outcome.error_class not in _FINAL:
+            for name in primary.fallbacks_for(outcome.error_class):
+                if ctx.remaining() <= 0:
+                    break
+                ctx.fallbacks += 1
+                outcome = await self._try_alias(self._alias(name), body, ctx, op, hold_slot)
+                if not isinstance(outcome, _Failure):
+                    break
+        if isinstance(outcome, _Failure):
+            self._record_failure(ctx, outcome)
+            raise outcome.error
+        return outcome
+
+    async def _try_alias(self, alias: ModelAlias, body: dict, ctx: CallContext, op: Op,
+                         hold_slot: bool) -> tuple[Deployment, Any] | _Failure:
+        usable = {d.name for d in alias.deployments
+                  if d.name in self._providers and self.modes.deployment(d.name) == "normal"}
+        route = self._router.route(alias, usable, ctx.tier)
+        ctx.route = (ctx.route + " | " if ctx.route else "") + f"{alias.alias}:{route.explanation}"
+        last: _Failure | None = None
+        waits: list[float] = []
+        for dep in route.deployments:
+            if self.in_flight[dep.name] >= dep.max_in_flight:
+                waits.append(1.0)
+                continue
+            decision = await self.breakers.allow(dep.name, self._clock())
+            if not decision.allowed:
+                waits.append(decision.retry_after_s)
+                continue
+            outcome = await self._try_deployment(dep, body, ctx, op, hold_slot)
+            if not isinstance(outcome, _Failure):
+                return outcome
+            last = outcome
+            if outcome.error_class in _FINAL or outcome.error_class in ("context_window_exceeded", "content_policy"):
+                return outcome  # the same request would fail the same way on a sibling deployment
+        if last is not None:
+            return last
+        if waits and ctx.wait_for_recovery and 0 < min(waits) < ctx.remaining():
+            await asyncio.sleep(min(waits))  # the client's deadline allows waiting for the earliest probe
+            ctx.upstream_s += min(waits)
+            ctx.wait_for_recovery = False
+            return await self._try_alias(alias, body, ctx, op, hold_slot)
+        return _Failure("unavailable", _no_deployment(alias.alias, "every deployment is open, drained or full",
+                                                      min(waits) if waits else None), "unavailable")
+
+    async def _try_deployment(self, dep: Deployment, body: dict, ctx: CallContext, op: Op,
+                              hold_slot: bool) -> tuple[Deployment, Any] | _Failure:
+        provider, policy = self._providers[dep.name], self.policy.retry
+        upstream_body = {**body, "model": dep.model}
+        failure: _Failure | None = None
+        for attempt in range(policy.max_attempts):
+            remaining = ctx.remaining()
+            if remaining <= 0:
+                return _Failure("timeout", _deadline_error(), "deadline")
+            ctx.attempts += 1
+            self.in_flight[dep.name] += 1
+            t0 = time.perf_counter()
+            try:
+                value = await op(provider, upstream_body, min(dep.timeout_s, remaining))
+            except UpstreamError as exc:
+                self.in_flight[dep.name] -= 1
+                ctx.upstream_s += time.perf_counter() - t0
+                failure = await self._failed_attempt(dep, exc)
+                delay = self._retry_delay(failure, exc, attempt, ctx)
+                if delay is None:
+                    return failure
+                await asyncio.sleep(delay)
+                ctx.upstream_s += delay
+                continue
+            elapsed = time.perf_counter() - t0
+            ctx.upstream_s += elapsed
+            if not hold_slot:
+                self.in_flight[dep.name] -= 1
+            self.latency.observe(dep.name, elapsed * 1000)
+            await self.breakers.record(dep.name, True, self._clock())
+            return dep, value
+        return failure  # type: ignore[return-value]
+
+    async def _failed_attempt(self, dep: Deployment, exc: UpstreamError) -> _Failure:
+        error_class = classify(exc)
+        # A refused request (4xx other than 429) is the client's problem, not the deployment's health.
+        healthy = error_class in ("bad_request", "context_window_exceeded", "content_policy")
+        await self.breakers.record(dep.name, healthy, self._clock())
+        return _Failure(error_class, from_upstream(exc), exc.kind)
+
+    def _retry_delay(self, failure: _Failure, exc: UpstreamError, attempt: int, ctx: CallContext) -> float | None:
+        """Seconds to wait before the next attempt on this deployment, or None to move on."""
+        policy = self.policy.retry
+        if failure.error_class not in RETRYABLE or attempt + 1 >= policy.max_attempts:
+            return None
+        if exc.retry_after is not None and exc.retry_after > policy.max_delay_s:
+            return None  # a long Retry-After: another deployment or a fallback serves sooner
+        delay = backoff_s(attempt, policy, self._rng, exc.retry_after)
+        return delay if delay < ctx.remaining() else None
+
+    async def _relay(self, first: dict | None, upstream: AsyncIterator[dict], body: dict, dep: Deployment,
+                     ctx: CallContext, rec: CallRecord) -> AsyncIterator[bytes]:
+        tally = StreamTally(body)
+        status, error_kind = "ok", ""
         try:
             chunk = first
             while chunk is not None:
                 tally.see(chunk)
                 if tally.forward(chunk):
-                    chunk["model"] = body["model"]
-                    yield b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+                    chunk["model"] = ctx.alias
+                    yield sse_event(chunk)
                 chunk = await anext(upstream, None)
+            yield b"data: [DONE]\n\n"
         except UpstreamError as exc:
-            # Bytes already reached the client: end with a terminal error event, never a clean [DONE].
-            err = from_upstream(exc)
-            self._settle(rec, dep, tally.usage(), started, status="error", error_kind=exc.kind)
-            yield b"data: " + json.dumps({"error": {"message": err.message, "type": err.type,
-                                                    "code": err.code}}).encode() + b"\n\n"
-            return
+            # Bytes already reached the client: a terminal error event, never a clean [DONE] (Portkey #1797).
+            status, error_kind = "error", exc.kind
+            await self.breakers.record(dep.name, False, self._clock())
+            yield sse_error(from_upstream(exc))
         except (GeneratorExit, asyncio.CancelledError):
-            # The client went away: the tokens were still spent, so the call is still recorded.
-            self._settle(rec, dep, tally.usage(), started, status="cancelled", error_kind="client_disconnect")
+            status, error_kind = "cancelled", "client_disconnect"  # tokens were spent all the same
             raise
-        self._settle(rec, dep, tally.usage(), started)
-        yield b"data: [DONE]\n\n"
+        finally:
+            self.in_flight[dep.name] -= 1
+            self.in_flight_total -= 1
+            self._settle(rec, ctx, dep, tally.usage(), status, error_kind)
 
-    def _failed(self, rec: CallRecord, exc: UpstreamError, started: float) -> GatewayError:
-        err = from_upstream(exc)
-        rec.latency_ms = (time.perf_counter() - started) * 1000
-        rec.status, rec.error_kind, rec.http_status = "error", exc.kind, err.status
-        self._sink.emit("model_calls", rec.row())
-        return err
+    def _alias(self, name: str) -> ModelAlias:
+        entry = self._config.alias(name)
+        if entry is None:
+            raise GatewayError(404, "model_not_found", f"The model '{name[:100]}' does not exist", param="model")
+        if not any(d.name in self._providers for d in entry.deployments):
+            keys = ", ".join(sorted({d.api_key_env for d in entry.deployments if d.api_key_env}))
+            raise GatewayError(404, "model_not_available",
+                               f"The model '{name}' has no deployment with credentials (set {keys})", param="model")
+        if self.modes.alias(name) == "disabled":
+            raise GatewayError(503, "model_disabled", f"The model '{name}' is disabled by an operator",
+                               "service_unavailable", headers={"retry-after": "60"})
+        return entry
 
-    def _settle(self, rec: CallRecord, dep: Deployment, usage: Usage, started: float,
-                status: str = "ok", error_kind: str = "") -> None:
-        rec.latency_ms = (time.perf_counter() - started) * 1000
+    def _record(self, ctx: CallContext, dep: Deployment, usage: Usage) -> CallRecord:
+        rec = CallRecord(ctx.who, ctx.alias, dep.name, dep.provider)
+        self._settle(rec, ctx, dep, usage, "ok", "")
+        return rec
+
+    def _record_failure(self, ctx: CallContext, failure: _Failure) -> None:
+        rec = CallRecord(ctx.who, ctx.alias, status="error", error_kind=failure.kind,
+                         http_status=failure.error.status)
+        self._finish(rec, ctx)
+
+    def _settle(self, rec: CallRecord, ctx: CallContext, dep: Deployment, usage: Usage, status: str,
+                error_kind: str) -> None:
         rec.input_tokens, rec.output_tokens = usage.input_tokens, usage.output_tokens
         rec.usage_estimated = usage.estimated
         rec.cost_usd = call_cost(dep, usage.input_tokens, usage.output_tokens)
         rec.status, rec.error_kind = status, error_kind
+        self._finish(rec, ctx)
+
+    def _finish(self, rec: CallRecord, ctx: CallContext) -> None:
+        total = time.perf_counter() - ctx.started
+        rec.latency_ms = total * 1000
+        rec.overhead_ms = max(0.0, (total - ctx.upstream_s) * 1000) if not rec.stream else rec.overhead_ms
+        rec.attempts, rec.fallbacks, rec.route = ctx.attempts, ctx.fallbacks, ctx.route
         self._sink.emit("model_calls", rec.row())
 
 
-class _StreamTally:
-    """Usage of a streamed call: the upstream's final usage chunk, or a count when it sends none."""
+def _no_deployment(alias: str, why: str, wait: float | None = None) -> GatewayError:
+    headers = {"retry-after": retry_after_header(wait if wait is not None else 5.0)}
+    return GatewayError(503, "no_deployment_available", f"No deployment of '{alias}' can serve now: {why}",
+                        "service_unavailable", headers=headers)
 
-    def __init__(self, body: dict):
-        self._body = body
-        self._reported: Usage | None = None
-        self._text: list[str] = []
-        self._content_chunks = 0
-        self._wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
-    def see(self, chunk: dict) -> None:
-        u = chunk.get("usage")
-        if u:
-            self._reported = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
-        for choice in chunk.get("choices") or ():
-            piece = (choice.get("delta") or {}).get("content")
-            if piece:
-                self._text.append(piece)
-                self._content_chunks += 1
-
-    def forward(self, chunk: dict) -> bool:
-        """A usage-only chunk goes to the client only if it asked for one (OpenAI's contract)."""
-        return bool(chunk.get("choices")) or self._wants_usage
-
-    def usage(self) -> Usage:
-        if self._reported is not None:
-            return self._reported
-        # Servers without a usage chunk (llama.cpp) send one token per content chunk; the prompt side
-        # is estimated. Never 0 for a call that produced text: a $0 stream would never hit a budget.
-        prompt = "".join(str(m.get("content") or "") for m in self._body.get("messages", []))
-        output = max(self._content_chunks, estimate_tokens("".join(self._text)))
-        return Usage(estimate_tokens(prompt), output, estimated=True)
+def _deadline_error() -> GatewayError:
+    return GatewayError(504, "deadline_exceeded", "The request deadline passed before an upstream answered",
+                        "timeout")
 
 
 def validate_chat_body(raw: bytes) -> dict[str, Any]:

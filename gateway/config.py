@@ -14,7 +14,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ProviderKind = Literal["local", "openai_compatible", "litellm"]
+from gateway.breaker import BreakerPolicy
+from gateway.providers.simulator import SimulatorSpec
+from gateway.retry import FALLBACK_ON, RetryPolicy
+
+ProviderKind = Literal["local", "openai_compatible", "litellm", "simulator"]
 
 
 class Price(BaseModel):
@@ -37,12 +41,18 @@ class Deployment(BaseModel):
     api_base: str | None = Field(None, description="unset for `local`: the platform starts the server")
     api_key_env: str | None = None
     price: Price | None = Field(None, description="unset for litellm: its pinned price map is used")
-    timeout_s: float = Field(120.0, gt=0)
+    timeout_s: float = Field(120.0, gt=0, description="one upstream call; the request deadline may cut it")
+    weight: float = Field(1.0, ge=0, description="share of traffic under the weighted strategy")
+    tier: Literal["draft", "final"] | None = None
+    max_in_flight: int = Field(64, ge=1, description="beyond this, the deployment is skipped (back-pressure)")
+    simulator: SimulatorSpec | None = Field(None, description="behaviour of a `simulator` deployment")
 
     @model_validator(mode="after")
     def _needs_base(self) -> Deployment:
         if self.provider == "openai_compatible" and not self.api_base:
             raise ValueError(f"deployment {self.name!r}: openai_compatible needs api_base")
+        if self.provider == "simulator" and self.simulator is None:
+            self.simulator = SimulatorSpec()
         return self
 
     def api_key(self) -> str | None:
@@ -53,11 +63,37 @@ class Deployment(BaseModel):
         return self.api_key_env is None or bool(self.api_key())
 
 
+class FallbackRule(BaseModel):
+    """When the alias's own deployments fail with one of `on`, try the aliases in `to`, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+    on: list[Literal[FALLBACK_ON]] = Field(default_factory=lambda: ["any"], min_length=1)  # type: ignore[valid-type]
+    to: list[str] = Field(min_length=1)
+
+
 class ModelAlias(BaseModel):
     model_config = ConfigDict(extra="forbid")
     alias: str
     description: str = ""
+    strategy: Literal["weighted", "latency", "cost"] = "weighted"
+    default_tier: Literal["draft", "final"] | None = None
     deployments: list[Deployment] = Field(min_length=1)
+    fallbacks: list[FallbackRule] = []
+
+    def fallbacks_for(self, error_class: str) -> list[str]:
+        chain: list[str] = []
+        for rule in self.fallbacks:
+            if error_class in rule.on or "any" in rule.on:
+                chain += [a for a in rule.to if a not in chain]
+        return chain
+
+
+class GatewayPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    default_deadline_s: float = Field(120.0, gt=0, description="per request unless x-resumeopt-timeout-ms")
+    max_in_flight: int = Field(1024, ge=1, description="whole gateway; beyond it 503 + Retry-After")
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy = BreakerPolicy()
 
 
 class LocalModel(BaseModel):
@@ -72,6 +108,7 @@ class GatewayConfig(BaseModel):
     default_alias: str
     models: list[ModelAlias]
     local_model: LocalModel = LocalModel()
+    policy: GatewayPolicy = GatewayPolicy()
 
     @field_validator("models")
     @classmethod
@@ -83,9 +120,17 @@ class GatewayConfig(BaseModel):
         return models
 
     @model_validator(mode="after")
-    def _default_exists(self) -> GatewayConfig:
-        if self.default_alias not in {m.alias for m in self.models}:
+    def _references_exist(self) -> GatewayConfig:
+        aliases = {m.alias for m in self.models}
+        if self.default_alias not in aliases:
             raise ValueError(f"default_alias {self.default_alias!r} is not a configured alias")
+        for m in self.models:
+            unknown = {a for rule in m.fallbacks for a in rule.to} - aliases
+            if unknown:
+                raise ValueError(f"alias {m.alias!r} falls back to unknown aliases {sorted(unknown)}")
+        names = [d.name for m in self.models for d in m.deployments]
+        if len(names) != len(set(names)):
+            raise ValueError("deployment names must be unique across aliases")
         return self
 
     def alias(self, name: str) -> ModelAlias | None:

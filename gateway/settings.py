@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,10 @@ class GatewaySettings(BaseSettings):
     writer_flush_interval_s: float = Field(0.5, gt=0)
     writer_max_pending: int = Field(100_000, ge=1, description="bound of the telemetry backlog")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="largest request body accepted (413 past it)")
+    state_backend: Literal["memory", "redis"] = Field(
+        "memory", description="where breaker state lives: in-process, or Redis shared by every replica")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field("resumeopt:", description="prefix of every key this platform writes")
 
     def resolved_store_dsn(self) -> str:
         return self.store_dsn or f"chdb://{(self.data_dir / 'store').resolve()}"

@@ -58,13 +58,19 @@ class CallRecord:
     status: str = "ok"
     http_status: int = 200
     error_kind: str = ""
+    overhead_ms: float = 0.0
+    attempts: int = 0
+    fallbacks: int = 0
+    route: str = ""
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     ts: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def row(self) -> dict:
         out = asdict(self)
         out.update(out.pop("attribution"))
-        out.update(cache_hit=False, retries=0, fallback_used=False)
+        fallbacks = out.pop("fallbacks")
+        out.update(cache_hit=False, retries=max(0, self.attempts - 1), fallback_used=fallbacks > 0,
+                   fallbacks=fallbacks)
         return out
 
 

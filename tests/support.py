@@ -13,8 +13,8 @@ from gateway.local_model import free_port
 
 
 @contextlib.contextmanager
-def serve(app, host: str = "127.0.0.1") -> Iterator[str]:
-    port = free_port(host)
+def serve(app, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.api.deps import ServiceDep, read_body
-from gateway.chat import validate_chat_body
+from gateway.chat import CallContext, ChatService, validate_chat_body
+from gateway.errors import GatewayError
 from gateway.telemetry import Attribution, CallRecord
 
 router = APIRouter()
 
+# Longest deadline a client may ask for: bounds how long one request can hold a slot.
+MAX_CLIENT_DEADLINE_S = 600.0
+
 
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request, service: ServiceDep):
+    started = time.perf_counter()
+    service.admit()
     body = validate_chat_body(await read_body(request, request.app.state.settings.max_body_bytes))
-    who = Attribution.from_headers(request.headers)
+    ctx = _context(request, service, body, started)
     if body.get("stream"):
-        chunks, rec = await service.open_stream(body, who)
-        return StreamingResponse(chunks, media_type="text/event-stream", headers=_headers(rec))
-    answer, rec = await service.complete(body, who)
-    return JSONResponse(answer, headers=_headers(rec))
+        chunks, rec = await service.open_stream(body, ctx)
+        return StreamingResponse(chunks, media_type="text/event-stream", headers=_headers(ctx, rec))
+    answer, rec = await service.complete(body, ctx)
+    return JSONResponse(answer, headers=_headers(ctx, rec))
 
 
 @router.get("/v1/models")
@@ -32,9 +39,42 @@ async def list_models(service: ServiceDep):
     return {"object": "list", "data": data}
 
 
-def _headers(rec: CallRecord) -> dict[str, str]:
+def _context(request: Request, service: ChatService, body: dict, started: float) -> CallContext:
+    headers = request.headers
+    client_deadline = _deadline_s(headers.get("x-resumeopt-timeout-ms"))
+    deadline_s = client_deadline or service.policy.default_deadline_s
+    tier = headers.get("x-resumeopt-tier")
+    if tier not in (None, "draft", "final"):
+        raise GatewayError(400, "invalid_request", "x-resumeopt-tier must be 'draft' or 'final'")
+    return CallContext(who=Attribution.from_headers(headers), alias=body["model"],
+                       deadline=time.monotonic() + deadline_s, tier=tier,
+                       wait_for_recovery=client_deadline is not None, started=started)
+
+
+def _deadline_s(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        ms = float(raw)
+    except ValueError:
+        raise GatewayError(400, "invalid_request", "x-resumeopt-timeout-ms must be a number") from None
+    if ms <= 0:
+        raise GatewayError(400, "invalid_request", "x-resumeopt-timeout-ms must be positive")
+    return min(ms / 1000, MAX_CLIENT_DEADLINE_S)
+
+
+def _headers(ctx: CallContext, rec: CallRecord) -> dict[str, str]:
+    who = ctx.who
+    trace = who.trace_id or secrets.token_hex(16)
+    overhead = rec.overhead_ms if rec.stream else (time.perf_counter() - ctx.started - ctx.upstream_s) * 1000
     return {
-        "x-request-id": rec.attribution.request_id,
+        "x-request-id": who.request_id,
+        "traceparent": f"00-{trace}-{secrets.token_hex(8)}-01",
         "x-resumeopt-call-id": rec.call_id,
         "x-resumeopt-deployment": rec.deployment,
+        "x-resumeopt-attempts": str(ctx.attempts),
+        "x-resumeopt-fallbacks": str(ctx.fallbacks),
+        "x-resumeopt-cache": "bypass",
+        "x-resumeopt-route": ctx.route[:512],
+        "x-resumeopt-overhead-ms": f"{max(0.0, overhead):.3f}",
     }

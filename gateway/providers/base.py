@@ -29,11 +29,13 @@ class Completion:
 class UpstreamError(Exception):
     """A failure of the upstream, classified so that the gateway can map it to a status."""
 
-    def __init__(self, kind: ErrorKind, message: str, status: int | None = None):
+    def __init__(self, kind: ErrorKind, message: str, status: int | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
+        self.retry_after = retry_after  # seconds the upstream asked us to wait (429/503 Retry-After)
 
 
 class Provider(Protocol):

@@ -10,6 +10,10 @@ from gateway.providers.openai_compat import OpenAICompatProvider
 
 
 def build_provider(dep: Deployment, client: httpx.AsyncClient) -> Provider:
+    if dep.provider == "simulator":
+        from gateway.providers.simulator import SimulatedProvider
+
+        return SimulatedProvider(dep.simulator, dep.name)
     if dep.provider in ("local", "openai_compatible"):
         if not dep.api_base:
             raise ValueError(f"deployment {dep.name!r} has no api_base: is the local model server running?")
