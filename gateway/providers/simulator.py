@@ -37,6 +37,7 @@ class SimulatorSpec(BaseModel):
     seed: int | None = None
     latency: Latency = Latency()
     error_rate: float = Field(0.0, ge=0, le=1)
+    fail_first_n: int = Field(0, ge=0, description="the first N calls fail (recovery drills), then error_rate")
     faults: dict[Fault, float] = Field(default_factory=lambda: {"http_500": 1.0},
                                        description="relative weights of the injected faults")
     retry_after_s: float = Field(1.0, ge=0, description="sent with injected 429s")
@@ -53,7 +54,7 @@ class SimulatedProvider:
     def _draw(self) -> tuple[Fault | None, float]:
         self.calls += 1
         fault = None
-        if self.spec.error_rate and self._rng.random() < self.spec.error_rate:
+        if self.calls <= self.spec.fail_first_n or (self.spec.error_rate and self._rng.random() < self.spec.error_rate):
             kinds, weights = zip(*self.spec.faults.items())
             fault = self._rng.choices(kinds, weights)[0]
         return fault, self._latency_s()
