@@ -109,7 +109,8 @@ def _optimise_with_progress(client, resume: str, job: str, resume_format: str | 
         def progress(event: dict) -> None:
             stages.append(event.get("stage", "?"))
             status.update(f"{event.get('stage')} ({time.perf_counter() - t0:.0f}s)")
-            console.log(f"{event.get('stage')}: " + ", ".join(f"{k}={v}" for k, v in event.items() if k != "stage"))
+            detail = ", ".join(f"{k}={v}" for k, v in event.items() if k != "stage")
+            console.print(f"[dim]{time.perf_counter() - t0:6.1f}s[/] {event.get('stage')}: {detail}")
 
         return client.optimise(resume, job, resume_format, progress=progress)
 
@@ -148,7 +149,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str, float, str]] = []
     with platform_url() as url:
         def on_case(case, res):
-            out.console.log(f"case {case.id}: done{' (degraded)' if res.degraded else ''}")
+            out.console.print(f"case {case.id}: done{' (degraded)' if res.degraded else ''}")
             rows.extend((case.id, s.name, s.value, s.comment) for s in res.scores)
 
         report = run_dataset(PlatformClient(url), ds, on_case)

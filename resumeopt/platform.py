@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
-
 import uvicorn
 from fastapi import FastAPI
 
@@ -66,6 +64,8 @@ class EmbeddedPlatform:
         self._thread = threading.Thread(target=self._server.run, name="platform-http", daemon=True)
         self._thread.start()
         self._wait_started(timeout=30)
+        # CrewAI takes ~5 s to import (FACTS.md): pay it now, beside start-up, not inside the first request.
+        threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
         return self
 
     def _wait_started(self, timeout: float) -> None:
@@ -90,5 +90,7 @@ class EmbeddedPlatform:
         self.stop()
 
 
-def store_path(gw: GatewaySettings) -> Path:
-    return gw.data_dir / "store"
+def _warm_imports() -> None:
+    from optimiser.agents import import_crewai
+
+    import_crewai()

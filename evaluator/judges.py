@@ -1,0 +1,94 @@
+"""Deterministic judges. Each has a name and a version; a score is reproducible from the result alone.
+
+A judge reads an optimisation result (the JSON `POST /v1/optimise` returns) and the case's
+expectations, and returns one or more named scores.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "datasets" / "jsonresume" / "schema.json"
+
+
+@dataclass(frozen=True)
+class Score:
+    name: str
+    value: float
+    judge: str
+    judge_version: str
+    comment: str = ""
+
+
+class Judge(Protocol):
+    name: str
+    version: str
+
+    def score(self, result: dict[str, Any], expect: dict[str, Any]) -> list[Score]: ...
+
+
+class KeywordCoverage:
+    """Match score after tailoring, and its uplift over the original (points out of 100)."""
+
+    name, version = "keyword_coverage", "1"
+
+    def score(self, result, expect):
+        before, after = float(result["match"]["before"]), float(result["match"]["after"])
+        must = [s for s in expect.get("must_cover", []) if s not in result["match"]["matched"]]
+        out = [Score("match_after", after, self.name, self.version),
+               Score("coverage_uplift", round(after - before, 1), self.name, self.version)]
+        if "min_match_after" in expect:
+            ok = after >= float(expect["min_match_after"])
+            out.append(Score("meets_min_match", 1.0 if ok else 0.0, self.name, self.version,
+                             "" if ok else f"{after} < {expect['min_match_after']}"))
+        if expect.get("must_cover"):
+            covered = 1 - len(must) / len(expect["must_cover"])
+            out.append(Score("must_cover", round(covered, 3), self.name, self.version,
+                             f"missing: {', '.join(must)}" if must else ""))
+        return out
+
+
+class Grounding:
+    """Violations in what shipped (must be 0), and whether the agents' draft had to be rejected."""
+
+    name, version = "grounding", "1"
+
+    def score(self, result, expect):
+        shipped = result["grounding"]["violations"]
+        drafted = result["grounding"].get("candidate_violations", [])
+        kinds = ", ".join(sorted({v["kind"] for v in shipped}))
+        return [Score("grounding_violations", float(len(shipped)), self.name, self.version, kinds),
+                Score("draft_violations", float(len(drafted)), self.name, self.version),
+                Score("degraded", 1.0 if result["degraded"] else 0.0, self.name, self.version)]
+
+
+class StructureValidity:
+    """1.0 when the tailored JSON Resume validates against the JSON Resume schema (v1.2.1)."""
+
+    name, version = "structure", "1"
+
+    def score(self, result, expect):
+        import jsonschema
+
+        validator = jsonschema.validators.validator_for(_schema())(_schema())
+        errors = list(validator.iter_errors(result["tailored_resume_json"]))
+        comment = "; ".join(f"{'/'.join(map(str, e.path))}: {e.message}"[:200] for e in errors[:3])
+        has_md = bool(result.get("tailored_resume", "").strip())
+        valid = not errors and has_md
+        return [Score("structure_valid", 1.0 if valid else 0.0, self.name, self.version, comment)]
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+DETERMINISTIC: tuple[Judge, ...] = (KeywordCoverage(), Grounding(), StructureValidity())
+
+
+def judge_all(result: dict[str, Any], expect: dict[str, Any], judges=DETERMINISTIC) -> list[Score]:
+    return [s for j in judges for s in j.score(result, expect)]

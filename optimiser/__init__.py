@@ -1,0 +1,1 @@
+"""The resume optimiser: parsing, deterministic tools, the CrewAI flow and its API."""

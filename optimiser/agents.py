@@ -1,0 +1,78 @@
+"""The CrewAI crew: job analyst → writer → reviewer, each an agent whose LLM is the gateway.
+
+Every agent gets its own LLM client carrying attribution headers, so each of its calls lands in
+`model_calls` under the optimisation's request id, the agent's name and its prompt version.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from optimiser.prompts import Prompt, load_prompt
+from optimiser.settings import OptimiserSettings
+
+os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")  # else it looks up its telemetry host 16x a run
+os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+
+AGENTS = ("job_analyst", "writer", "reviewer")
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_crewai():
+    """Import CrewAI once, under a lock: two threads importing it at the same time fail with a
+    circular-import error (seen here when a warm-up thread raced the first request)."""
+    with _IMPORT_LOCK:
+        import crewai
+        import crewai.flow.flow  # noqa: F401
+
+        return crewai
+
+
+@dataclass(frozen=True)
+class CrewOutputs:
+    requirements: str
+    summary: str
+    review: str
+
+
+def prompt_set(label: str) -> dict[str, Prompt]:
+    return {name: load_prompt(name, label) for name in AGENTS}
+
+
+def run_crew(settings: OptimiserSettings, prompts: dict[str, Prompt], request_id: str,
+             inputs: dict[str, str]) -> CrewOutputs:
+    crewai = import_crewai()  # ~5 s import: only when a crew actually runs
+    Agent, Crew, Process, Task = crewai.Agent, crewai.Crew, crewai.Process, crewai.Task
+
+    agents = {name: _agent(Agent, settings, p, request_id) for name, p in prompts.items()}
+    tasks = [
+        Task(description=p.task.description, expected_output=p.task.expected_output, agent=agents[name])
+        for name, p in prompts.items()
+    ]
+    # The writer sees only the resume's facts: handed the job text, the small local model copies it
+    # (FACTS.md). The reviewer reads the writer's output.
+    tasks[1].context, tasks[2].context = [], [tasks[1]]
+    crew = Crew(agents=list(agents.values()), tasks=tasks, process=Process.sequential, verbose=False)
+    out = crew.kickoff(inputs=inputs)
+    texts = [t.raw or "" for t in out.tasks_output]
+    return CrewOutputs(*texts)
+
+
+def _agent(agent_cls, settings: OptimiserSettings, prompt: Prompt, request_id: str):
+    llm = import_crewai().LLM(
+        model=f"openai/{prompt.model.alias}",
+        base_url=settings.gateway_url.rstrip("/") + "/v1",
+        api_key=settings.gateway_api_key,
+        temperature=prompt.model.temperature,
+        max_tokens=prompt.model.max_tokens,
+        timeout=settings.llm_timeout_s,
+        max_retries=0,  # retries belong to the gateway, which knows what is safe to retry
+        default_headers={
+            "x-request-id": request_id, "x-agent": prompt.name,
+            "x-prompt-name": prompt.name, "x-prompt-version": prompt.version,
+        },
+    )
+    return agent_cls(role=prompt.agent.role, goal=prompt.agent.goal, backstory=prompt.agent.backstory,
+                     llm=llm, allow_delegation=False, max_iter=1, verbose=False)

@@ -1,0 +1,1 @@
+"""The optimiser's HTTP API."""

@@ -1,0 +1,129 @@
+"""`POST /v1/optimise`: synchronous JSON, or progress events then the result over SSE.
+
+The flow is synchronous (CrewAI), so it runs in a worker thread; the request waits at most
+`optimise_timeout_s` and then answers 504 (the thread finishes in the background, bounded by the
+per-call LLM timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from gateway.api.deps import read_body
+from gateway.errors import GatewayError
+from optimiser.flow import OptimiseInput, run_optimisation
+from optimiser.parsing import ResumeParseError
+from optimiser.settings import OptimiserSettings
+
+log = logging.getLogger("resumeopt.optimiser.api")
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the optimiser needs from the platform, injected: usage read back from the store, and the
+    telemetry sink for its own rows."""
+
+    usage: Callable[[str], dict]
+    emit: Callable[[str, dict], None]
+
+
+def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/optimise")
+    async def optimise(request: Request):
+        limit = settings.max_resume_bytes + settings.max_job_bytes + 4096
+        payload = _parse(await read_body(request, limit))
+        if "text/event-stream" in request.headers.get("accept", ""):
+            return StreamingResponse(_events(settings, hooks, payload), media_type="text/event-stream")
+        result = await _run(settings, hooks, payload, lambda *_: None)
+        return JSONResponse(result, headers={"x-request-id": payload.request_id})
+
+    return router
+
+
+def _parse(raw: bytes) -> OptimiseInput:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise GatewayError(400, "invalid_json", "Request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise GatewayError(400, "invalid_request", "Request body must be a JSON object")
+    for field in ("resume", "job"):
+        value = data.get(field)
+        if isinstance(value, dict):  # a JSON Resume / JSON job object given inline
+            data.setdefault(f"{field}_format", "json")
+            data[field] = json.dumps(value)
+        elif not isinstance(value, str) or not value.strip():
+            raise GatewayError(422, "invalid_request", f"'{field}' must be a non-empty string or object",
+                               param=field)
+    try:
+        return OptimiseInput.model_validate(data)
+    except ValueError as exc:
+        raise GatewayError(422, "invalid_request", str(exc).splitlines()[0]) from None
+
+
+async def _run(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput,
+               progress: Callable[[str, dict], None]) -> dict[str, Any]:
+    try:
+        result = await asyncio.wait_for(
+            asyncio.to_thread(run_optimisation, settings, payload, progress), settings.optimise_timeout_s)
+    except ResumeParseError as exc:
+        raise GatewayError(422, exc.code, exc.message) from None
+    except TimeoutError:
+        raise GatewayError(504, "optimise_timeout",
+                           f"optimisation did not finish within {settings.optimise_timeout_s:.0f}s",
+                           "timeout") from None
+    result["usage"] = await asyncio.to_thread(hooks.usage, payload.request_id)
+    hooks.emit("optimisations", _row(result))
+    return result
+
+
+async def _events(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, dict]] = asyncio.Queue(maxsize=64)
+
+    def progress(stage: str, data: dict) -> None:  # called from the flow's thread
+        loop.call_soon_threadsafe(queue.put_nowait, ("progress", {"stage": stage, **data}))
+
+    task = asyncio.create_task(_run(settings, hooks, payload, progress))
+    yield _sse("progress", {"stage": "accepted", "request_id": payload.request_id})
+    while not task.done() or not queue.empty():
+        getter = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            event, data = getter.result()
+            yield _sse(event, data)
+        else:
+            getter.cancel()
+    try:
+        yield _sse("result", task.result())
+    except GatewayError as exc:
+        yield _sse("error", {"error": {"message": exc.message, "type": exc.type, "code": exc.code}})
+    except Exception:  # the stream has started: end it with an error event, never a cut connection
+        log.exception("optimisation %s failed", payload.request_id)
+        yield _sse("error", {"error": {"message": "internal error", "type": "api_error", "code": "internal_error"}})
+
+
+def _sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+def _row(result: dict) -> dict:
+    return {
+        "request_id": result["request_id"], "ts": datetime.now(UTC), "status": "ok",
+        "degraded": result["degraded"], "degraded_reasons": result["degraded_reasons"],
+        "match_before": float(result["match"]["before"]), "match_after": float(result["match"]["after"]),
+        "grounding_passed": result["grounding"]["passed"],
+        "violations": len(result["grounding"]["violations"]),
+        "prompt_versions": result["prompt_versions"], "latency_ms": result["latency_ms"],
+    }

@@ -1,0 +1,72 @@
+"""A small HTTP client of a running platform: the CLI, the evaluator and tests use it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+
+class PlatformError(RuntimeError):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class PlatformClient:
+    def __init__(self, url: str, timeout: float = 600.0):
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def optimise(self, resume: str, job: str, resume_format: str | None = None,
+                 progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+        body = {"resume": resume, "job": job, "resume_format": resume_format}
+        if progress is None:
+            return self._json(self._http.post("/v1/optimise", json=body))
+        with self._http.stream("POST", "/v1/optimise", json=body,
+                               headers={"accept": "text/event-stream"}) as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                self._json(resp)
+            return _read_events(resp, progress)
+
+    def usage(self, request_id: str) -> dict[str, Any]:
+        return self._json(self._http.get(f"/api/v1/requests/{request_id}/usage"))
+
+    def post_scores(self, scores: list[dict]) -> None:
+        self._json(self._http.post("/api/v1/scores", json={"scores": scores}))
+
+    def get(self, path: str, **params) -> dict[str, Any]:
+        return self._json(self._http.get(path, params={k: v for k, v in params.items() if v is not None}))
+
+    def close(self) -> None:
+        self._http.close()
+
+    @staticmethod
+    def _json(resp: httpx.Response) -> dict[str, Any]:
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
+        if resp.status_code >= 400:
+            err = data.get("error", {}) if isinstance(data, dict) else {}
+            raise PlatformError(resp.status_code, err.get("code", "http_error"), err.get("message", resp.text[:200]))
+        return data
+
+
+def _read_events(resp: httpx.Response, progress: Callable[[dict], None]) -> dict[str, Any]:
+    event = None
+    for line in resp.iter_lines():
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data = json.loads(line[5:])
+            if event == "result":
+                return data
+            if event == "error":
+                err = data["error"]
+                raise PlatformError(500, err.get("code", "error"), err.get("message", ""))
+            progress(data)
+    raise PlatformError(502, "stream_ended", "the platform closed the stream before the result")

@@ -1,0 +1,193 @@
+"""The optimisation flow (a CrewAI Flow): deterministic steps around the agents.
+
+parse → analyse (skills, match before) → deterministic tailoring → agents rewrite the summary →
+grounding check → result. The agents' text is used only if every claim in it is traced to the
+original resume; otherwise the deterministic tailoring ships, marked `degraded` with the reasons.
+A fabrication is never shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from optimiser.agents import CrewOutputs, import_crewai, prompt_set, run_crew
+from optimiser.parsing import parse_job, parse_resume
+from optimiser.render import to_markdown
+from optimiser.resume import Job, Resume
+from optimiser.settings import OptimiserSettings
+from optimiser.tools.grounding import check_grounding
+from optimiser.tools.matching import match
+from optimiser.tools.skills import job_requirements
+from optimiser.tools.tailoring import deterministic_tailor
+
+log = logging.getLogger("resumeopt.optimiser.flow")
+logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)  # token-estimate warning per call
+
+Progress = Callable[[str, dict[str, Any]], None]
+MAX_SUMMARY_CHARS = 700
+
+
+class OptimiseInput(BaseModel):
+    resume: str
+    resume_format: str | None = None
+    job: str
+    job_format: str | None = None
+    request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class OptimiseState(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    request_id: str = ""
+    original: Resume | None = None
+    job: Job | None = None
+    requirements: list[Any] = []
+    baseline: Any = None
+    crew: CrewOutputs | None = None
+    crew_error: str = ""
+    result: dict[str, Any] = {}
+
+
+def summary_from(text: str) -> str:
+    """The writer's answer as a summary: no headings, no quotes, at most three sentences."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not re.match(r"^[#*\s]*[A-Z][A-Za-z ]{2,30}:\s*$", ln)]
+    body = " ".join(re.sub(r"^(new |professional )?summary:\s*", "", ln, flags=re.I) for ln in lines)
+    body = body.strip().strip('"').strip()
+    sentences = re.split(r"(?<=[.!?])\s+", body)
+    return " ".join(sentences[:3])[:MAX_SUMMARY_CHARS].strip()
+
+
+def resume_facts(resume: Resume) -> str:
+    """A compact, factual view of the resume for the agents (short prompts: the model is small)."""
+    parts = []
+    for w in resume.work:
+        dates = f"{w.startDate or '?'} - {w.endDate or 'Present'}"
+        parts.append(f"{w.position} at {w.name} ({dates}).")
+    for e in resume.education:
+        parts.append(f"{e.studyType or ''} {e.area or ''} from {e.institution}.".strip())
+    skills = [k for s in resume.skills for k in ([s.name] if not s.keywords else s.keywords)]
+    if skills:
+        parts.append("Skills: " + ", ".join(skills[:30]) + ".")
+    return " ".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _flow_class():
+    import_crewai()  # heavy, deferred to first use, under the import lock
+    from crewai.flow.flow import Flow, listen, start
+
+    class OptimiseFlow(Flow[OptimiseState]):
+        def __init__(self, settings: OptimiserSettings, request_id: str, original: Resume, job: Job,
+                     progress: Progress):
+            # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
+            super().__init__(suppress_flow_events=True)
+            self._settings, self._progress = settings, progress
+            self._inputs = (request_id, original, job)
+            self._prompts = prompt_set(settings.prompt_label)
+
+        @start()
+        def analyse(self) -> None:
+            self.state.request_id, self.state.original, self.state.job = self._inputs
+            self.state.requirements = job_requirements(self.state.job)
+            self.state.baseline = deterministic_tailor(self.state.original, self.state.requirements)
+            self._progress("analysed", {"requirements": len(self.state.requirements)})
+
+        @listen(analyse)
+        def write(self) -> None:
+            self._progress("agents_started", {"agents": list(self._prompts)})
+            try:
+                self.state.crew = run_crew(self._settings, self._prompts, self.state.request_id,
+                                           self._crew_inputs())
+            except Exception as exc:  # the model is optional: the deterministic result still ships
+                log.warning("agents failed for %s: %s", self.state.request_id, type(exc).__name__)
+                self.state.crew_error = _reason(exc)
+            self._progress("agents_finished", {"ok": self.state.crew is not None})
+
+        @listen(write)
+        def decide(self) -> None:
+            self.state.result = assemble(self.state, self._prompts)
+            self._progress("checked", {"degraded": self.state.result["degraded"]})
+
+        def _crew_inputs(self) -> dict[str, str]:
+            original = self.state.original
+            matched = match(original, self.state.requirements, self.state.job.title).matched
+            return {
+                "job": self.state.job.description[:4000],
+                "matched_skills": ", ".join(matched[:8]) or "the skills listed in the resume",
+                "summary": original.basics.summary or "(none)",
+                "facts": resume_facts(original),
+            }
+
+    return OptimiseFlow
+
+
+def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
+    """Choose what ships: the agents' summary on top of the deterministic tailoring if it is grounded."""
+    original, baseline, reqs = state.original, state.baseline, state.requirements
+    reasons: list[str] = []
+    candidate_violations: list[dict] = []
+    tailored = baseline.resume
+    if state.crew is None:
+        reasons.append(f"model unavailable: {state.crew_error}")
+    else:
+        summary = summary_from(state.crew.summary)
+        candidate = baseline.resume.model_copy(deep=True)
+        candidate.basics.summary = summary
+        report = check_grounding(original, candidate)
+        if not summary:
+            reasons.append("writer returned no usable summary")
+        elif report.passed:
+            tailored = candidate
+        else:
+            candidate_violations = [v.model_dump() for v in report.violations]
+            shown = "; ".join(f"{v.kind}: {v.text}" for v in report.violations[:5])
+            reasons.append(f"writer output failed grounding ({len(report.violations)} violations: {shown})")
+    final = check_grounding(original, tailored)
+    title = state.job.title if state.job else None
+    before, after = match(original, reqs, title), match(tailored, reqs, title)
+    return {
+        "request_id": state.request_id,
+        "tailored_resume": to_markdown(tailored),
+        "tailored_resume_json": tailored.model_dump(exclude_none=True),
+        "match": {"before": before.score, "after": after.score, "matched": after.matched,
+                  "missing": after.missing, "before_detail": before.model_dump(),
+                  "after_detail": after.model_dump()},
+        "grounding": {"passed": final.passed, "violations": [v.model_dump() for v in final.violations],
+                      "candidate_violations": candidate_violations},
+        "degraded": bool(reasons),
+        "degraded_reasons": reasons,
+        "changes": baseline.changes + ([] if tailored is baseline.resume else ["summary rewritten by the writer agent"]),
+        "suggestions": baseline.suggestions,
+        "review": state.crew.review.strip()[:1000] if state.crew else "",
+        "prompt_versions": {name: p.version for name, p in prompts.items()},
+    }
+
+
+def run_optimisation(settings: OptimiserSettings, request: OptimiseInput,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    """Run the flow synchronously (CrewAI is synchronous): call it from a worker thread."""
+    started = time.perf_counter()
+    emit = progress or (lambda stage, data: None)
+    # Parse outside the flow so that bad input fails fast with its own error code (ResumeParseError).
+    original = parse_resume(request.resume, request.resume_format)
+    job = parse_job(request.job, request.job_format)
+    emit("parsed", {"work_entries": len(original.work), "job_title": job.title})
+    flow = _flow_class()(settings, request.request_id, original, job, emit)
+    flow.kickoff()
+    result = flow.state.result
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def _reason(exc: Exception) -> str:
+    """A short cause for the client, without URLs or payloads that could carry secrets."""
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")

@@ -1,0 +1,18 @@
+"""Optimiser settings (environment `RESUMEOPT_*`): where the gateway is and how the flow behaves."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OptimiserSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RESUMEOPT_", extra="ignore")
+
+    gateway_url: str = Field("", description="base URL of the gateway (…/v1 is appended); set by the platform")
+    gateway_api_key: str = Field("local", description="bearer key the optimiser presents to the gateway")
+    prompt_label: str = Field("production", description="label (or exact version) of the prompts to use")
+    llm_timeout_s: float = Field(120.0, gt=0, description="per model call, enforced by the OpenAI client")
+    optimise_timeout_s: float = Field(300.0, gt=0, description="whole synchronous optimisation")
+    max_resume_bytes: int = Field(2 * 1024 * 1024, description="413 past this")
+    max_job_bytes: int = Field(256 * 1024, description="413 past this")
