@@ -115,6 +115,19 @@ class ChatService:
         result.body["model"] = ctx.alias
         return result.body, rec
 
+    async def embed(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
+        async def op(provider: Provider, upstream_body: dict, timeout: float):
+            return await provider.embed(upstream_body, timeout)
+
+        self.in_flight_total += 1
+        try:
+            dep, result = await self._run(body, ctx, op, hold_slot=False)
+        finally:
+            self.in_flight_total -= 1
+        rec = self._record(ctx, dep, result.usage)
+        result.body["model"] = ctx.alias
+        return result.body, rec
+
     async def open_stream(self, body: dict, ctx: CallContext) -> tuple[AsyncIterator[bytes], CallRecord]:
         """Start the upstream stream and wait for its first chunk, so that every failure before the first
         byte is still retried, falls back, or becomes an ordinary JSON error with a status code."""
@@ -312,8 +325,7 @@ def _deadline_error() -> GatewayError:
                         "timeout")
 
 
-def validate_chat_body(raw: bytes) -> dict[str, Any]:
-    """Reject what cannot be a chat request before anything is spent on it (400, OpenAI's status)."""
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError:
@@ -322,6 +334,22 @@ def validate_chat_body(raw: bytes) -> dict[str, Any]:
         raise GatewayError(400, "invalid_request", "Request body must be a JSON object")
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise GatewayError(400, "invalid_request", "'model' is required and must be a string", param="model")
+    return body
+
+
+def validate_embedding_body(raw: bytes) -> dict[str, Any]:
+    body = _json_object(raw)
+    value = body.get("input")
+    ok = (isinstance(value, str) and value) or (
+        isinstance(value, list) and value and all(isinstance(v, (str, int, list)) for v in value))
+    if not ok:
+        raise GatewayError(400, "invalid_request", "'input' must be a non-empty string or array", param="input")
+    return body
+
+
+def validate_chat_body(raw: bytes) -> dict[str, Any]:
+    """Reject what cannot be a chat request before anything is spent on it (400, OpenAI's status)."""
+    body = _json_object(raw)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise GatewayError(400, "invalid_request", "'messages' must be a non-empty array", param="messages")

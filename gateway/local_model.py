@@ -58,7 +58,8 @@ class LocalModelServer:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()),
                "--host", self.host, "--port", str(self.port), "--n_ctx", str(self._n_ctx),
-               "--model_alias", self.served_name, "--n_threads", str(self._threads)]
+               "--model_alias", self.served_name, "--n_threads", str(self._threads),
+               "--embedding", "true"]  # /v1/embeddings too (token vectors, pooled by the gateway)
         with open(self._log_path, "ab") as log:
             self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready(timeout)

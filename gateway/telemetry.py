@@ -7,12 +7,23 @@ Callers attribute their calls with headers, so cost can be read per request, job
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from starlette.datastructures import Headers
+
+
+# The W3C traceparent of the gateway's own span for the call in progress; providers that speak HTTP send
+# it upstream, so the provider's span is a child of ours.
+TRACEPARENT: ContextVar[str | None] = ContextVar("traceparent", default=None)
+
+
+def new_span_id() -> str:
+    return secrets.token_hex(8)
 
 
 @dataclass(slots=True)
@@ -31,7 +42,7 @@ class Attribution:
     def from_headers(cls, headers: Headers) -> Attribution:
         return cls(
             request_id=_clean(headers.get("x-request-id")) or uuid.uuid4().hex,
-            trace_id=_trace_id(headers.get("traceparent")),
+            trace_id=_trace_id(headers.get("traceparent")) or secrets.token_hex(16),
             job_id=_clean(headers.get("x-job-id")),
             agent=_clean(headers.get("x-agent")),
             tool=_clean(headers.get("x-tool")),

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.api.deps import ServiceDep, read_body
-from gateway.chat import CallContext, ChatService, validate_chat_body
+from gateway.chat import CallContext, ChatService, validate_chat_body, validate_embedding_body
 from gateway.errors import GatewayError
-from gateway.telemetry import Attribution, CallRecord
+from gateway.telemetry import TRACEPARENT, Attribution, CallRecord, new_span_id
 
 router = APIRouter()
 
@@ -32,6 +31,16 @@ async def chat_completions(request: Request, service: ServiceDep):
     return JSONResponse(answer, headers=_headers(ctx, rec))
 
 
+@router.post("/v1/embeddings")
+async def embeddings(request: Request, service: ServiceDep):
+    started = time.perf_counter()
+    service.admit()
+    body = validate_embedding_body(await read_body(request, request.app.state.settings.max_body_bytes))
+    ctx = _context(request, service, body, started)
+    answer, rec = await service.embed(body, ctx)
+    return JSONResponse(answer, headers=_headers(ctx, rec))
+
+
 @router.get("/v1/models")
 async def list_models(service: ServiceDep):
     now = int(time.time())
@@ -46,8 +55,9 @@ def _context(request: Request, service: ChatService, body: dict, started: float)
     tier = headers.get("x-resumeopt-tier")
     if tier not in (None, "draft", "final"):
         raise GatewayError(400, "invalid_request", "x-resumeopt-tier must be 'draft' or 'final'")
-    return CallContext(who=Attribution.from_headers(headers), alias=body["model"],
-                       deadline=time.monotonic() + deadline_s, tier=tier,
+    who = Attribution.from_headers(headers)
+    TRACEPARENT.set(f"00-{who.trace_id}-{new_span_id()}-01")  # our span: parent of the upstream's
+    return CallContext(who=who, alias=body["model"], deadline=time.monotonic() + deadline_s, tier=tier,
                        wait_for_recovery=client_deadline is not None, started=started)
 
 
@@ -65,11 +75,10 @@ def _deadline_s(raw: str | None) -> float | None:
 
 def _headers(ctx: CallContext, rec: CallRecord) -> dict[str, str]:
     who = ctx.who
-    trace = who.trace_id or secrets.token_hex(16)
     overhead = rec.overhead_ms if rec.stream else (time.perf_counter() - ctx.started - ctx.upstream_s) * 1000
     return {
         "x-request-id": who.request_id,
-        "traceparent": f"00-{trace}-{secrets.token_hex(8)}-01",
+        "traceparent": TRACEPARENT.get() or "",
         "x-resumeopt-call-id": rec.call_id,
         "x-resumeopt-deployment": rec.deployment,
         "x-resumeopt-attempts": str(ctx.attempts),

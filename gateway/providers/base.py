@@ -45,6 +45,10 @@ class Provider(Protocol):
         """Yield OpenAI `chat.completion.chunk` objects; the last may carry `usage`."""
         ...
 
+    async def embed(self, body: dict, timeout: float) -> Completion:
+        """OpenAI `/v1/embeddings` body in, OpenAI embedding list out (usage: prompt tokens only)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

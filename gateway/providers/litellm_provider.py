@@ -51,6 +51,17 @@ class LiteLLMProvider:
         except Exception as exc:
             raise _classify(exc) from exc
 
+    async def embed(self, body: dict, timeout: float) -> Completion:
+        litellm = _litellm()
+        params = {k: v for k, v in body.items() if k != "model"}
+        try:
+            resp = await litellm.aembedding(model=self._model, timeout=timeout, **self._creds, **params)
+        except Exception as exc:
+            raise _classify(exc) from exc
+        data = resp.model_dump()
+        u = data.get("usage") or {}
+        return Completion(data, Usage(int(u.get("prompt_tokens") or 0), 0))
+
     async def aclose(self) -> None:
         return None
 

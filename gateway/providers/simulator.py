@@ -9,6 +9,7 @@ configured rate. With a seed, the sequence of outcomes is repeatable.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 import time
@@ -43,6 +44,7 @@ class SimulatorSpec(BaseModel):
     retry_after_s: float = Field(1.0, ge=0, description="sent with injected 429s")
     completion_tokens: int = Field(16, ge=1)
     reply: str = "simulated reply"
+    embedding_dim: int = Field(64, ge=1, le=4096)
 
 
 class SimulatedProvider:
@@ -97,6 +99,19 @@ class SimulatedProvider:
         yield {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body["model"],
                "choices": [], "usage": _usage_dict(usage)}
 
+    async def embed(self, body: dict, timeout: float) -> Completion:
+        fault, delay = self._draw()
+        await _sleep_within(delay, timeout)
+        _raise_for(fault, self.spec, timeout, streaming=False)
+        inputs = body.get("input")
+        inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        data = [{"object": "embedding", "index": i, "embedding": _vector(str(text), self.spec.embedding_dim)}
+                for i, text in enumerate(inputs)]
+        usage = Usage(sum(estimate_tokens(str(t)) for t in inputs), 0)
+        return Completion({"object": "list", "data": data, "model": body["model"],
+                           "usage": {"prompt_tokens": usage.input_tokens, "total_tokens": usage.input_tokens}},
+                          usage)
+
     async def aclose(self) -> None:
         return None
 
@@ -109,6 +124,15 @@ class SimulatedProvider:
         """Exactly `completion_tokens` words, one simulated token each."""
         words = self.spec.reply.split() or ["ok"]
         return " ".join(words[i % len(words)] for i in range(usage.output_tokens))
+
+
+def _vector(text: str, dim: int) -> list[float]:
+    """A unit vector derived from the text alone: same text, same vector, in any process."""
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    rng = random.Random(seed)
+    raw = [rng.gauss(0, 1) for _ in range(dim)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
 
 
 def _raise_for(fault: Fault | None, spec: SimulatorSpec, timeout: float, streaming: bool) -> None:
