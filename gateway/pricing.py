@@ -14,15 +14,19 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 def call_cost(dep: Deployment, input_tokens: int, output_tokens: int) -> Decimal:
     if dep.price is not None:
         return dep.price.cost(input_tokens, output_tokens)
-    per_in, per_out = _litellm_prices(dep.model)
+    if dep.provider != "litellm":
+        return Decimal(0)  # a self-hosted or simulated model without a configured price costs nothing
+    per_in, per_out = litellm_prices(dep.model)
     return per_in * input_tokens + per_out * output_tokens
 
 
 @lru_cache(maxsize=256)
-def _litellm_prices(model: str) -> tuple[Decimal, Decimal]:
-    """Per-token prices from the price map shipped inside the locked litellm wheel (never fetched)."""
+def litellm_prices(model: str) -> tuple[Decimal, Decimal]:
+    """Per-token prices from the price map shipped inside the locked litellm wheel (never fetched).
+    Called at start-up for every litellm deployment, so the ~4.5 s import never lands on a request."""
     import litellm
 
+    litellm.suppress_debug_info = True
     try:
         info = litellm.get_model_info(model)
     except Exception:  # unknown to the map: priced at 0 and visible as such in reports

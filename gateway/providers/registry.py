@@ -18,8 +18,10 @@ def build_provider(dep: Deployment, client: httpx.AsyncClient) -> Provider:
         if not dep.api_base:
             raise ValueError(f"deployment {dep.name!r} has no api_base: is the local model server running?")
         return OpenAICompatProvider(dep.api_base, dep.api_key(), client)
+    from gateway.pricing import litellm_prices
     from gateway.providers.litellm_provider import LiteLLMProvider
 
+    litellm_prices(dep.model)  # imports litellm and reads the price now, at start-up
     return LiteLLMProvider(dep.model, dep.api_key(), dep.api_base)
 
 
