@@ -14,7 +14,8 @@ test-fast: setup
 	@.venv/bin/python -m pytest -m "not e2e"
 
 bench: setup
-	@.venv/bin/python -m tests.perf.run_all
+	@tests/perf/setup_litellm.sh
+	@.venv/bin/python -m tests.perf.bench_gateway
 
 # Re-lock after changing pyproject.toml dependencies (hashes for every file of every pinned version).
 lock:

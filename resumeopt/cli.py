@@ -176,7 +176,9 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         local = LocalModelServer(lm.served_name, lm.n_ctx, settings.data_dir / "logs" / "llama.log")
         config = config.with_local_base(local.start(lm.start_timeout_s))
     try:
-        uvicorn.run(create_app(settings, config), host=args.host, port=args.port, log_level="info")
+        # access_log off: one log line per request costs more than the gateway itself (tests/perf)
+        uvicorn.run(create_app(settings, config), host=args.host, port=args.port, log_level="info",
+                    access_log=False)
     finally:
         if local:
             local.stop()
