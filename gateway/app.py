@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-import httpx
+import aiohttp
 from fastapi import FastAPI
 
 from gateway.api import admin, chat, health, reports
@@ -34,13 +34,18 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         writer.start()
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=128))
+        # One pooled session for every HTTP upstream; per-call timeouts come from the request's deadline.
+        # keepalive 4 s: below the 5 s idle timeout of uvicorn and many proxies, so a pooled connection
+        # is not reused just as the upstream closes it.
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024, ttl_dns_cache=300,
+                                                                       keepalive_timeout=4),
+                                        timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False)
         breakers, redis = _breakers(settings, config)
-        app.state.chat = ChatService(config, build_providers(config, client), writer, breakers, Modes())
+        app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes())
         try:
             yield
         finally:
-            await client.aclose()
+            await session.close()
             if redis is not None:
                 await redis.aclose()
             writer.stop()

@@ -30,6 +30,9 @@ from gateway.telemetry import Attribution, CallRecord
 
 # Client errors say nothing about a deployment's health and are not worth another deployment.
 _FINAL = frozenset({"bad_request"})
+# asyncio's timer and the breakers' wall clock tick apart; waking this much later than the computed
+# cooldown keeps a waiting request from arriving a hair early and being refused again.
+_WAKE_MARGIN_S = 0.01
 
 
 class Emitter:
@@ -97,20 +100,22 @@ class ChatService:
         return [m.alias for m in self._config.models]
 
     def admit(self) -> None:
-        """Gateway-wide back-pressure: refuse at once rather than queue without bound."""
+        """Gateway-wide back-pressure: take a slot or refuse at once, never queue without bound.
+        Check and take happen together (no await between them), so a burst cannot overshoot the limit.
+        Every admitted request calls `release()` exactly once (a stream does it when it ends)."""
         if self.in_flight_total >= self.policy.max_in_flight:
             raise GatewayError(503, "overloaded", "The gateway is at its in-flight limit; retry shortly",
                                "service_unavailable", headers={"retry-after": "1"})
+        self.in_flight_total += 1
+
+    def release(self) -> None:
+        self.in_flight_total -= 1
 
     async def complete(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
         async def op(provider: Provider, upstream_body: dict, timeout: float):
             return await provider.complete(upstream_body, timeout)
 
-        self.in_flight_total += 1
-        try:
-            dep, result = await self._run(body, ctx, op, hold_slot=False)
-        finally:
-            self.in_flight_total -= 1
+        dep, result = await self._run(body, ctx, op, hold_slot=False)
         rec = self._record(ctx, dep, result.usage)
         result.body["model"] = ctx.alias
         return result.body, rec
@@ -119,11 +124,7 @@ class ChatService:
         async def op(provider: Provider, upstream_body: dict, timeout: float):
             return await provider.embed(upstream_body, timeout)
 
-        self.in_flight_total += 1
-        try:
-            dep, result = await self._run(body, ctx, op, hold_slot=False)
-        finally:
-            self.in_flight_total -= 1
+        dep, result = await self._run(body, ctx, op, hold_slot=False)
         rec = self._record(ctx, dep, result.usage)
         result.body["model"] = ctx.alias
         return result.body, rec
@@ -137,12 +138,7 @@ class ChatService:
             first = await anext(upstream, None)
             return first, upstream
 
-        self.in_flight_total += 1
-        try:
-            dep, (first, upstream) = await self._run(body, ctx, op, hold_slot=True)
-        except BaseException:
-            self.in_flight_total -= 1
-            raise
+        dep, (first, upstream) = await self._run(body, ctx, op, hold_slot=True)
         ttft_ms = (time.perf_counter() - ctx.started) * 1000
         rec = CallRecord(ctx.who, ctx.alias, dep.name, dep.provider, stream=True, ttft_ms=ttft_ms)
         return self._relay(first, upstream, body, dep, ctx, rec), rec
@@ -169,6 +165,21 @@ class ChatService:
 
     async def _try_alias(self, alias: ModelAlias, body: dict, ctx: CallContext, op: Op,
                          hold_slot: bool) -> tuple[Deployment, Any] | _Failure:
+        while True:
+            outcome, waits = await self._try_route(alias, body, ctx, op, hold_slot)
+            if outcome is not None:
+                return outcome
+            wait = min(waits) + _WAKE_MARGIN_S if waits else None
+            if wait is None or not ctx.wait_for_recovery or wait >= ctx.remaining():
+                return _Failure("unavailable", _no_deployment(alias.alias, "every deployment is open, drained or full",
+                                                              min(waits) if waits else None), "unavailable")
+            await asyncio.sleep(wait)  # the client's deadline allows waiting for the earliest probe
+            ctx.upstream_s += wait
+
+    async def _try_route(self, alias: ModelAlias, body: dict, ctx: CallContext, op: Op,
+                         hold_slot: bool) -> tuple[tuple[Deployment, Any] | _Failure | None, list[float]]:
+        """One pass over the alias's deployments in routing order. Returns the outcome, or None and the
+        waits (seconds) of the deployments that refused (breaker open, at capacity)."""
         usable = {d.name for d in alias.deployments
                   if d.name in self._providers and self.modes.deployment(d.name) == "normal"}
         route = self._router.route(alias, usable, ctx.tier)
@@ -179,28 +190,35 @@ class ChatService:
             if self.in_flight[dep.name] >= dep.max_in_flight:
                 waits.append(1.0)
                 continue
+            self.in_flight[dep.name] += 1  # reserve before any await, so a burst cannot overshoot
             decision = await self.breakers.allow(dep.name, self._clock())
             if not decision.allowed:
+                self.in_flight[dep.name] -= 1
                 waits.append(decision.retry_after_s)
                 continue
             outcome = await self._try_deployment(dep, body, ctx, op, hold_slot)
             if not isinstance(outcome, _Failure):
-                return outcome
+                return outcome, waits
             last = outcome
             if outcome.error_class in _FINAL or outcome.error_class in ("context_window_exceeded", "content_policy"):
-                return outcome  # the same request would fail the same way on a sibling deployment
-        if last is not None:
-            return last
-        if waits and ctx.wait_for_recovery and 0 < min(waits) < ctx.remaining():
-            await asyncio.sleep(min(waits))  # the client's deadline allows waiting for the earliest probe
-            ctx.upstream_s += min(waits)
-            ctx.wait_for_recovery = False
-            return await self._try_alias(alias, body, ctx, op, hold_slot)
-        return _Failure("unavailable", _no_deployment(alias.alias, "every deployment is open, drained or full",
-                                                      min(waits) if waits else None), "unavailable")
+                return outcome, waits  # the same request would fail the same way on a sibling deployment
+        return last, waits
 
     async def _try_deployment(self, dep: Deployment, body: dict, ctx: CallContext, op: Op,
                               hold_slot: bool) -> tuple[Deployment, Any] | _Failure:
+        """Attempts on one deployment, holding the slot reserved for it. The slot is released here,
+        except after a successful stream start (`hold_slot`): the stream releases it when it ends."""
+        try:
+            outcome = await self._attempts(dep, body, ctx, op)
+        except BaseException:
+            self.in_flight[dep.name] -= 1
+            raise
+        if isinstance(outcome, _Failure) or not hold_slot:
+            self.in_flight[dep.name] -= 1
+        return outcome
+
+    async def _attempts(self, dep: Deployment, body: dict, ctx: CallContext,
+                        op: Op) -> tuple[Deployment, Any] | _Failure:
         provider, policy = self._providers[dep.name], self.policy.retry
         upstream_body = {**body, "model": dep.model}
         failure: _Failure | None = None
@@ -209,12 +227,10 @@ class ChatService:
             if remaining <= 0:
                 return _Failure("timeout", _deadline_error(), "deadline")
             ctx.attempts += 1
-            self.in_flight[dep.name] += 1
             t0 = time.perf_counter()
             try:
                 value = await op(provider, upstream_body, min(dep.timeout_s, remaining))
             except UpstreamError as exc:
-                self.in_flight[dep.name] -= 1
                 ctx.upstream_s += time.perf_counter() - t0
                 failure = await self._failed_attempt(dep, exc)
                 delay = self._retry_delay(failure, exc, attempt, ctx)
@@ -225,8 +241,6 @@ class ChatService:
                 continue
             elapsed = time.perf_counter() - t0
             ctx.upstream_s += elapsed
-            if not hold_slot:
-                self.in_flight[dep.name] -= 1
             self.latency.observe(dep.name, elapsed * 1000)
             await self.breakers.record(dep.name, True, self._clock())
             return dep, value
@@ -272,7 +286,7 @@ class ChatService:
             raise
         finally:
             self.in_flight[dep.name] -= 1
-            self.in_flight_total -= 1
+            self.release()  # the stream owned the request's slot from open_stream on
             self._settle(rec, ctx, dep, tally.usage(), status, error_kind)
 
     def _alias(self, name: str) -> ModelAlias:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from gateway.breaker import BreakerPolicy
 from gateway.providers.simulator import SimulatorSpec
@@ -109,6 +109,7 @@ class GatewayConfig(BaseModel):
     models: list[ModelAlias]
     local_model: LocalModel = LocalModel()
     policy: GatewayPolicy = GatewayPolicy()
+    _by_alias: dict[str, ModelAlias] = PrivateAttr(default_factory=dict)
 
     @field_validator("models")
     @classmethod
@@ -131,22 +132,23 @@ class GatewayConfig(BaseModel):
         names = [d.name for m in self.models for d in m.deployments]
         if len(names) != len(set(names)):
             raise ValueError("deployment names must be unique across aliases")
+        self._by_alias = {m.alias: m for m in self.models}
         return self
 
     def alias(self, name: str) -> ModelAlias | None:
-        return next((m for m in self.models if m.alias == name), None)
+        return self._by_alias.get(name)
 
     def needs_local_server(self) -> bool:
         return any(d.provider == "local" and not d.api_base for m in self.models for d in m.deployments)
 
     def with_local_base(self, api_base: str) -> GatewayConfig:
         """The same config with every managed `local` deployment pointed at a running server."""
-        copy = self.model_copy(deep=True)
-        for m in copy.models:
-            for d in m.deployments:
-                if d.provider == "local" and not d.api_base:
-                    d.api_base = api_base
-        return copy
+        data = self.model_dump()
+        for m in data["models"]:
+            for d in m["deployments"]:
+                if d["provider"] == "local" and not d["api_base"]:
+                    d["api_base"] = api_base
+        return GatewayConfig.model_validate(data)
 
 
 def load_config(path: Path) -> GatewayConfig:

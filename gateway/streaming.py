@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from gateway.errors import GatewayError
 from gateway.providers.base import Usage, estimate_tokens
 
 
 def sse_event(chunk: dict) -> bytes:
-    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
 def sse_error(err: GatewayError) -> bytes:

@@ -7,23 +7,19 @@ Callers attribute their calls with headers, so cost can be read per request, job
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from starlette.datastructures import Headers
 
+from gateway.ids import new_id
+
 
 # The W3C traceparent of the gateway's own span for the call in progress; providers that speak HTTP send
 # it upstream, so the provider's span is a child of ours.
 TRACEPARENT: ContextVar[str | None] = ContextVar("traceparent", default=None)
-
-
-def new_span_id() -> str:
-    return secrets.token_hex(8)
 
 
 @dataclass(slots=True)
@@ -41,8 +37,8 @@ class Attribution:
     @classmethod
     def from_headers(cls, headers: Headers) -> Attribution:
         return cls(
-            request_id=_clean(headers.get("x-request-id")) or uuid.uuid4().hex,
-            trace_id=_trace_id(headers.get("traceparent")) or secrets.token_hex(16),
+            request_id=_clean(headers.get("x-request-id")) or new_id(),
+            trace_id=_trace_id(headers.get("traceparent")) or new_id(),
             job_id=_clean(headers.get("x-job-id")),
             agent=_clean(headers.get("x-agent")),
             tool=_clean(headers.get("x-tool")),
@@ -73,16 +69,25 @@ class CallRecord:
     attempts: int = 0
     fallbacks: int = 0
     route: str = ""
-    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    call_id: str = field(default_factory=new_id)
     ts: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def row(self) -> dict:
-        out = asdict(self)
-        out.update(out.pop("attribution"))
-        fallbacks = out.pop("fallbacks")
-        out.update(cache_hit=False, retries=max(0, self.attempts - 1), fallback_used=fallbacks > 0,
-                   fallbacks=fallbacks)
-        return out
+        """The `model_calls` row. Written out field by field: dataclasses.asdict deep-copies, and
+        showed up as the largest single cost in the gateway's request profile."""
+        a = self.attribution
+        return {
+            "call_id": self.call_id, "ts": self.ts, "request_id": a.request_id, "trace_id": a.trace_id,
+            "job_id": a.job_id, "agent": a.agent, "tool": a.tool, "team": a.team, "user_id": a.user_id,
+            "model_alias": self.model_alias, "deployment": self.deployment, "provider": self.provider,
+            "prompt_name": a.prompt_name, "prompt_version": a.prompt_version,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "usage_estimated": self.usage_estimated, "cost_usd": self.cost_usd, "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms, "stream": self.stream, "cache_hit": False,
+            "retries": max(0, self.attempts - 1), "fallback_used": self.fallbacks > 0, "fallbacks": self.fallbacks,
+            "attempts": self.attempts, "route": self.route, "overhead_ms": self.overhead_ms,
+            "status": self.status, "http_status": self.http_status, "error_kind": self.error_kind,
+        }
 
 
 def _clean(value: str | None, limit: int = 128) -> str:

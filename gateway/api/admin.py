@@ -31,7 +31,8 @@ class AliasModeIn(BaseModel):
 async def modes(service: ServiceDep):
     now = service._clock()
     breakers = {d: await service.breakers.state(d, now) for d in service.deployment_names()}
-    return {**service.modes.snapshot(), "breakers": breakers, "in_flight": dict(service.in_flight)}
+    return {**service.modes.snapshot(), "breakers": breakers, "in_flight": dict(service.in_flight),
+            "in_flight_total": service.in_flight_total}
 
 
 @router.put("/deployments/{name}/mode")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from gateway.api.deps import ServiceDep, read_body
 from gateway.chat import CallContext, ChatService, validate_chat_body, validate_embedding_body
 from gateway.errors import GatewayError
-from gateway.telemetry import TRACEPARENT, Attribution, CallRecord, new_span_id
+from gateway.ids import new_span_id
+from gateway.telemetry import TRACEPARENT, Attribution, CallRecord
 
 router = APIRouter()
 
@@ -19,26 +21,38 @@ MAX_CLIENT_DEADLINE_S = 600.0
 
 
 @router.post("/v1/chat/completions")
-async def chat_completions(request: Request, service: ServiceDep):
+async def chat_completions(request: Request):
+    # The hot path: no dependency injection, orjson out (each measurably cheaper, tests/perf).
     started = time.perf_counter()
+    service: ChatService = request.app.state.chat
     service.admit()
-    body = validate_chat_body(await read_body(request, request.app.state.settings.max_body_bytes))
-    ctx = _context(request, service, body, started)
-    if body.get("stream"):
-        chunks, rec = await service.open_stream(body, ctx)
-        return StreamingResponse(chunks, media_type="text/event-stream", headers=_headers(ctx, rec))
-    answer, rec = await service.complete(body, ctx)
-    return JSONResponse(answer, headers=_headers(ctx, rec))
+    streaming = False
+    try:
+        body = validate_chat_body(await read_body(request, request.app.state.settings.max_body_bytes))
+        ctx = _context(request, service, body, started)
+        if body.get("stream"):
+            chunks, rec = await service.open_stream(body, ctx)
+            streaming = True  # the stream releases the slot when it ends
+            return StreamingResponse(chunks, media_type="text/event-stream", headers=_headers(ctx, rec))
+        answer, rec = await service.complete(body, ctx)
+        return _json(answer, ctx, rec)
+    finally:
+        if not streaming:
+            service.release()
 
 
 @router.post("/v1/embeddings")
-async def embeddings(request: Request, service: ServiceDep):
+async def embeddings(request: Request):
     started = time.perf_counter()
+    service: ChatService = request.app.state.chat
     service.admit()
-    body = validate_embedding_body(await read_body(request, request.app.state.settings.max_body_bytes))
-    ctx = _context(request, service, body, started)
-    answer, rec = await service.embed(body, ctx)
-    return JSONResponse(answer, headers=_headers(ctx, rec))
+    try:
+        body = validate_embedding_body(await read_body(request, request.app.state.settings.max_body_bytes))
+        ctx = _context(request, service, body, started)
+        answer, rec = await service.embed(body, ctx)
+        return _json(answer, ctx, rec)
+    finally:
+        service.release()
 
 
 @router.get("/v1/models")
@@ -71,6 +85,10 @@ def _deadline_s(raw: str | None) -> float | None:
     if ms <= 0:
         raise GatewayError(400, "invalid_request", "x-resumeopt-timeout-ms must be positive")
     return min(ms / 1000, MAX_CLIENT_DEADLINE_S)
+
+
+def _json(answer: dict, ctx: CallContext, rec: CallRecord) -> Response:
+    return Response(orjson.dumps(answer), media_type="application/json", headers=_headers(ctx, rec))
 
 
 def _headers(ctx: CallContext, rec: CallRecord) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""FastAPI dependencies: the app's long-lived parts, read from `app.state` set up in `create_app`."""
+"""FastAPI dependencies: the app's long-lived parts, read from `app.state` set up in `create_app`.
+
+They are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, which cost
+more than the rest of a gateway request (profile in tests/perf)."""
 
 from __future__ import annotations
 
@@ -12,15 +15,15 @@ from gateway.store.client import Store
 from gateway.store.writer import TelemetryWriter
 
 
-def _service(request: Request) -> ChatService:
+async def _service(request: Request) -> ChatService:
     return request.app.state.chat
 
 
-def _store(request: Request) -> Store:
+async def _store(request: Request) -> Store:
     return request.app.state.store
 
 
-def _writer(request: Request) -> TelemetryWriter:
+async def _writer(request: Request) -> TelemetryWriter:
     return request.app.state.writer
 
 

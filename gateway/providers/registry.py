@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from gateway.config import Deployment, GatewayConfig
 from gateway.providers.base import Provider
 from gateway.providers.openai_compat import OpenAICompatProvider
 
 
-def build_provider(dep: Deployment, client: httpx.AsyncClient) -> Provider:
+def build_provider(dep: Deployment, session: aiohttp.ClientSession) -> Provider:
     if dep.provider == "simulator":
         from gateway.providers.simulator import SimulatedProvider
 
@@ -17,7 +17,7 @@ def build_provider(dep: Deployment, client: httpx.AsyncClient) -> Provider:
     if dep.provider in ("local", "openai_compatible"):
         if not dep.api_base:
             raise ValueError(f"deployment {dep.name!r} has no api_base: is the local model server running?")
-        return OpenAICompatProvider(dep.api_base, dep.api_key(), client)
+        return OpenAICompatProvider(dep.api_base, dep.api_key(), session)
     from gateway.pricing import litellm_prices
     from gateway.providers.litellm_provider import LiteLLMProvider
 
@@ -25,9 +25,9 @@ def build_provider(dep: Deployment, client: httpx.AsyncClient) -> Provider:
     return LiteLLMProvider(dep.model, dep.api_key(), dep.api_base)
 
 
-def build_providers(config: GatewayConfig, client: httpx.AsyncClient) -> dict[str, Provider]:
+def build_providers(config: GatewayConfig, session: aiohttp.ClientSession) -> dict[str, Provider]:
     return {
-        d.name: build_provider(d, client)
+        d.name: build_provider(d, session)
         for m in config.models
         for d in m.deployments
         if d.available()

@@ -137,3 +137,10 @@ def test_transient_failures_recover_by_retry(gateway):
     assert out["status"] == 200
     assert out["headers"]["x-resumeopt-attempts"] == "3"  # failed twice, third attempt answered
     assert out["headers"]["x-resumeopt-fallbacks"] == "0"
+
+
+def test_no_slot_leaks_after_the_whole_matrix(gateway):
+    """Every path above (success, retry, fallback, error, broken stream) gave its in-flight slots back."""
+    modes = httpx.get(f"{gateway}/admin/v1/modes").json()
+    assert modes["in_flight_total"] == 0
+    assert set(modes["in_flight"].values()) <= {0}

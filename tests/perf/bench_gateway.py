@@ -24,6 +24,7 @@ import httpx
 import yaml
 
 from gateway.local_model import free_port
+from tests.perf.loadgen import BENCH_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -105,7 +106,8 @@ def main() -> None:
             stack.enter_context(process(
                 [str(LITELLM), "--config", str(ll_cfg), "--port", str(ll_port), "--num_workers", "1"],
                 targets["litellm"], env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
-                                         "DISABLE_ADMIN_UI": "True"}, ready_path="/health/liveliness"))
+                                         "DISABLE_ADMIN_UI": "True", "LITELLM_MASTER_KEY": BENCH_KEY},
+                ready_path="/health/liveliness"))
         for stream in (False, True):
             for rate in rates:
                 for name, url in targets.items():

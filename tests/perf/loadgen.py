@@ -15,13 +15,16 @@ import time
 
 import aiohttp
 
+# The LiteLLM proxy refuses to start without a master key; every target gets the same header.
+BENCH_KEY = "sk-bench-5f1c2a9e8d7b6c4a3f2e1d0c"
+HEADERS = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
 BODY = {"model": "bench", "messages": [{"role": "user", "content": "Say something short."}], "max_tokens": 16}
 
 
 async def _one(session: aiohttp.ClientSession, url: str, body: bytes, stream: bool, t_sched: float,
                out: dict) -> None:
     try:
-        async with session.post(url, data=body, headers={"content-type": "application/json"}) as resp:
+        async with session.post(url, data=body, headers=HEADERS) as resp:
             first = None
             async for _ in resp.content.iter_any():
                 if first is None:
