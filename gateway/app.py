@@ -67,6 +67,8 @@ def _breakers(settings: GatewaySettings, config: GatewayConfig) -> tuple[Breaker
     import redis.asyncio as aioredis
 
     # A blocking pool waits for a free connection instead of failing past 100 commands (FACTS.md).
-    pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
+    # Bounded everywhere: a slow Redis costs a request at most ~1 s before the breaker fails open.
+    pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=1,
+                                                    socket_timeout=0.5, socket_connect_timeout=0.5)
     redis = aioredis.Redis(connection_pool=pool)
     return RedisBreakers(config.policy.breaker, redis, settings.redis_prefix), redis

@@ -11,11 +11,15 @@ one Lua script, so replicas never race each other into inconsistent state.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+
+log = logging.getLogger("resumeopt.gateway.breaker")
 
 State = Literal["closed", "open", "half_open"]
 
@@ -171,7 +175,10 @@ return {'closed'}
 
 
 class RedisBreakers:
-    """Breakers shared by every gateway replica through Redis (scaled shape)."""
+    """Breakers shared by every gateway replica through Redis (scaled shape).
+
+    Fail-open: when Redis cannot answer, requests are let through and counted nowhere, rather than a
+    Redis outage taking the whole gateway down with it; each such moment is logged."""
 
     def __init__(self, policy: BreakerPolicy, redis, prefix: str = "resumeopt:"):
         self.policy = policy
@@ -184,7 +191,11 @@ class RedisBreakers:
         keys = [f"{self._prefix}breaker:{deployment}", f"{self._prefix}breaker:{deployment}:window"]
         args = [repr(now), p.window_s, p.min_requests, p.failure_rate, p.cooldown_s, p.half_open_probes,
                 op, "1" if ok else "0"]
-        out = await self._script(keys=keys, args=args)
+        try:
+            out = await self._script(keys=keys, args=args)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("breaker state unavailable (%s): failing open for %s", type(exc).__name__, deployment)
+            return ["allow", "closed", "0"] if op == "allow" else ["closed"]
         return [x.decode() if isinstance(x, bytes) else str(x) for x in out]
 
     async def allow(self, deployment: str, now: float) -> Decision:

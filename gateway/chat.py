@@ -9,7 +9,6 @@ with a terminal error event. Every wait is bounded by the request's deadline.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections import defaultdict
@@ -19,7 +18,7 @@ from typing import Any
 
 from gateway.breaker import BreakerBackend, retry_after_header
 from gateway.config import Deployment, GatewayConfig, ModelAlias
-from gateway.errors import GatewayError, from_upstream
+from gateway.errors import GatewayError, from_upstream, json_object
 from gateway.modes import Modes
 from gateway.pricing import call_cost
 from gateway.providers.base import Provider, UpstreamError, Usage
@@ -112,18 +111,13 @@ class ChatService:
         self.in_flight_total -= 1
 
     async def complete(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
-        async def op(provider: Provider, upstream_body: dict, timeout: float):
-            return await provider.complete(upstream_body, timeout)
-
-        dep, result = await self._run(body, ctx, op, hold_slot=False)
-        rec = self._record(ctx, dep, result.usage)
-        result.body["model"] = ctx.alias
-        return result.body, rec
+        return await self._answer(body, ctx, lambda provider, b, timeout: provider.complete(b, timeout))
 
     async def embed(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
-        async def op(provider: Provider, upstream_body: dict, timeout: float):
-            return await provider.embed(upstream_body, timeout)
+        return await self._answer(body, ctx, lambda provider, b, timeout: provider.embed(b, timeout))
 
+    async def _answer(self, body: dict, ctx: CallContext, op: Op) -> tuple[dict, CallRecord]:
+        """A whole-body answer (not a stream): run the attempt chain, record the call, rename the model."""
         dep, result = await self._run(body, ctx, op, hold_slot=False)
         rec = self._record(ctx, dep, result.usage)
         result.body["model"] = ctx.alias
@@ -340,12 +334,7 @@ def _deadline_error() -> GatewayError:
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise GatewayError(400, "invalid_json", "Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise GatewayError(400, "invalid_request", "Request body must be a JSON object")
+    body = json_object(raw)
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise GatewayError(400, "invalid_request", "'model' is required and must be a string", param="model")
     return body

@@ -64,10 +64,19 @@ class Deployment(BaseModel):
 
 
 class FallbackRule(BaseModel):
-    """When the alias's own deployments fail with one of `on`, try the aliases in `to`, in order."""
+    """When the alias's own deployments fail with an error class in `when`, try the aliases in `to`, in
+    order. (Not `on`: YAML 1.1 reads a bare `on:` key as the boolean true.)"""
 
     model_config = ConfigDict(extra="forbid")
-    on: list[Literal[FALLBACK_ON]] = Field(default_factory=lambda: ["any"], min_length=1)  # type: ignore[valid-type]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data):
+        if isinstance(data, dict) and True in data:
+            raise ValueError("fallback rules use `when:` (YAML reads a bare `on:` key as true)")
+        return data
+
+    when: list[Literal[FALLBACK_ON]] = Field(default_factory=lambda: ["any"], min_length=1)  # type: ignore[valid-type]
     to: list[str] = Field(min_length=1)
 
 
@@ -83,7 +92,7 @@ class ModelAlias(BaseModel):
     def fallbacks_for(self, error_class: str) -> list[str]:
         chain: list[str] = []
         for rule in self.fallbacks:
-            if error_class in rule.on or "any" in rule.on:
+            if error_class in rule.when or "any" in rule.when:
                 chain += [a for a in rule.to if a not in chain]
         return chain
 

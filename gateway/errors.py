@@ -6,6 +6,7 @@ headers are decided in one place. Messages never carry secrets, prompts or stack
 
 from __future__ import annotations
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,6 +25,17 @@ class GatewayError(Exception):
     def response(self) -> JSONResponse:
         body = {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param}}
         return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def json_object(raw: bytes) -> dict:
+    """A request body that must be a JSON object: 400 `invalid_json` or `invalid_request` otherwise."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise GatewayError(400, "invalid_json", "Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise GatewayError(400, "invalid_request", "Request body must be a JSON object")
+    return body
 
 
 def from_upstream(exc: UpstreamError) -> GatewayError:

@@ -1,6 +1,6 @@
 """What failed, whether it is safe to try again, and how long to wait first.
 
-Error classes are the vocabulary of fallback chains in the config (`fallbacks: [{on: [...], to: [...]}]`).
+Error classes are the vocabulary of fallback chains in the config (`fallbacks: [{when: [...], to: [...]}]`).
 Retries happen only where repeating the request cannot hurt and might help: connection failures, 429
 and 5xx, always before any byte reached the client (a started stream is never retried).
 """

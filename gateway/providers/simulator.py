@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.providers.base import Completion, UpstreamError, Usage, estimate_tokens
 
-Fault = Literal["http_500", "http_503", "http_429", "timeout", "connection_reset", "malformed", "stream_cut"]
+Fault = Literal["http_500", "http_503", "http_429", "timeout", "connection_reset", "malformed", "stream_cut",
+                "context_window", "content_policy"]
 
 
 class Latency(BaseModel):
@@ -147,6 +148,12 @@ def _raise_for(fault: Fault | None, spec: SimulatorSpec, timeout: float, streami
         raise UpstreamError("timeout", f"upstream timed out after {timeout:.1f}s (simulated)")
     if fault == "connection_reset":
         raise UpstreamError("connect", "upstream connection reset (simulated)")
+    if fault == "context_window":  # OpenAI's wording for an over-long prompt
+        raise UpstreamError("http_status", "upstream answered 400: This model's maximum context length is "
+                            "8192 tokens (context_length_exceeded, simulated)", 400)
+    if fault == "content_policy":
+        raise UpstreamError("http_status", "upstream answered 400: The response was filtered due to the "
+                            "prompt triggering content management policy (content_filter, simulated)", 400)
 
 
 async def _sleep_within(delay: float, budget: float) -> None:

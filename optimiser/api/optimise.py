@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.api.deps import read_body
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, json_object
 from optimiser.flow import OptimiseInput, run_optimisation
 from optimiser.parsing import ResumeParseError
 from optimiser.settings import OptimiserSettings
@@ -52,12 +52,7 @@ def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
 
 
 def _parse(raw: bytes) -> OptimiseInput:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise GatewayError(400, "invalid_json", "Request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise GatewayError(400, "invalid_request", "Request body must be a JSON object")
+    data = json_object(raw)
     for field in ("resume", "job"):
         value = data.get(field)
         if isinstance(value, dict):  # a JSON Resume / JSON job object given inline

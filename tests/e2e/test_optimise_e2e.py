@@ -134,3 +134,29 @@ def test_cli_eval_run_prints_a_table_and_stores_scores(platform_factory, live_co
     assert {r["case_id"] for r in rows} == {"john-doe__backend-eng"}
     assert len({r["run_id"] for r in rows}) == 1
     assert {"match_after", "must_cover", "structure_valid", "grounding_violations"} <= {r["name"] for r in rows}
+
+
+def test_up_serves_platform_and_dashboard_until_terminated(tmp_path):
+    from tests.support import wait_for
+
+    port, dash = free_port(), free_port()
+    env = {**os.environ, "RESUMEOPT_DATA_DIR": str(tmp_path / "data")}
+    env.pop("RESUMEOPT_PLATFORM_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "resumeopt.cli", "up", "--port", str(port),
+                             "--dashboard-port", str(dash)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        def up(url):
+            try:
+                return httpx.get(url, timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(lambda: up(f"http://127.0.0.1:{port}/healthz"), timeout=120, what="platform", interval=0.5)
+        wait_for(lambda: up(f"http://127.0.0.1:{dash}/_stcore/health"), timeout=120, what="dashboard", interval=0.5)
+        models = httpx.get(f"http://127.0.0.1:{port}/v1/models").json()
+        assert [m["id"] for m in models["data"]] == ["local-smol"]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]

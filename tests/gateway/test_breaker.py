@@ -130,3 +130,16 @@ def test_two_replicas_share_one_redis_circuit():
 
     refused, probe, after = run(go())
     assert not refused.allowed and probe.allowed and after.allowed and after.state == "closed"
+
+
+def test_redis_outage_fails_open_instead_of_failing_requests():
+    async def go():
+        dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)  # nothing listens on 1
+        b = RedisBreakers(POLICY, dead, "resumeopt-test:dead:")
+        decision = await b.allow("d1", 100.0)
+        state = await b.record("d1", False, 100.0)
+        await dead.aclose()
+        return decision, state
+
+    decision, state = run(go())
+    assert decision.allowed and state == "closed"

@@ -39,3 +39,12 @@ def test_deployment_needing_a_key_is_unavailable_until_its_variable_is_set(monke
     assert not dep.available()
     monkeypatch.setenv("RO_TEST_KEY", "sk-test")
     assert dep.available()
+
+
+def test_yaml_on_key_gets_a_helpful_error():
+    import yaml
+
+    doc = yaml.safe_load("default_alias: a\nmodels:\n  - alias: a\n    deployments: [{name: l, provider: local, "
+                         "model: m}]\n    fallbacks:\n      - on: [any]\n        to: [a]\n")
+    with pytest.raises(ValidationError, match="use `when:`"):
+        GatewayConfig.model_validate(doc)

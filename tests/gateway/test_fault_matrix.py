@@ -42,7 +42,7 @@ def _scenarios() -> list[dict]:
             deps = [_faulty(f"{fault}-{n}-bad", fault)] + [_sim(f"{fault}-{n}-ok{i}", 1.0 + i) for i in range(1, n)]
             models.append({"alias": f"{fault}-{n}", "strategy": "cost", "deployments": deps})
         models.append({"alias": f"{fault}-fb", "deployments": [_faulty(f"{fault}-fb-bad", fault)],
-                       "fallbacks": [{"on": ["any"], "to": ["healthy"]}]})
+                       "fallbacks": [{"when": ["any"], "to": ["healthy"]}]})
     models.append({"alias": "flaky", "deployments": [_sim("flaky-0", 1.0, fail_first_n=2, faults={"http_503": 1})]})
     return models
 

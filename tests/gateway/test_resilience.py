@@ -145,7 +145,7 @@ def test_operator_modes_take_effect_at_once_and_are_audited(gw_settings):
         {"alias": "a", "strategy": "cost", "deployments": [
             _sim("a1", price={"input_per_mtok": 0, "output_per_mtok": 0}),
             _sim("a2", price={"input_per_mtok": 1, "output_per_mtok": 1})],
-         "fallbacks": [{"on": ["any"], "to": ["b"]}]},
+         "fallbacks": [{"when": ["any"], "to": ["b"]}]},
         {"alias": "b", "deployments": [_sim("b1")]}])
     with serve(app) as url:
         assert _post(url, "a").headers["x-resumeopt-deployment"] == "a1"
@@ -168,3 +168,29 @@ def test_operator_modes_take_effect_at_once_and_are_audited(gw_settings):
     assert audit[0] == {"actor": "ops@example.com", "action": "deployment.mode", "target": "a1",
                         "before": '"normal"', "after": '"drain"', "reason": "upgrade"}
     assert [a["action"] for a in audit] == ["deployment.mode", "alias.mode", "alias.mode"]
+
+
+@pytest.mark.parametrize(("fault", "target"), [("context_window", "long"), ("content_policy", "lenient")])
+def test_context_window_and_content_policy_have_their_own_fallbacks(gw_settings, fault, target):
+    app = _gateway(gw_settings, [
+        {"alias": "main", "deployments": [_sim("m1", spec={"error_rate": 1, "faults": {fault: 1}}),
+                                          _sim("m2", spec={"error_rate": 1, "faults": {fault: 1}})],
+         "fallbacks": [{"when": ["context_window_exceeded"], "to": ["long"]},
+                       {"when": ["content_policy"], "to": ["lenient"]}]},
+        {"alias": "long", "deployments": [_sim("long-1")]},
+        {"alias": "lenient", "deployments": [_sim("lenient-1")]}])
+    with serve(app) as url:
+        resp = _post(url, "main")
+    assert resp.status_code == 200
+    assert resp.headers["x-resumeopt-deployment"] == f"{target}-1"
+    # the same request would fail the same way on a sibling: one attempt, straight to the fallback
+    assert resp.headers["x-resumeopt-attempts"] == "2"
+
+
+def test_context_window_without_a_fallback_is_the_clients_error(gw_settings):
+    app = _gateway(gw_settings, [
+        {"alias": "main", "deployments": [_sim("c", spec={"error_rate": 1, "faults": {"context_window": 1}})]}])
+    with serve(app) as url:
+        resp = _post(url, "main")
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "upstream_rejected"

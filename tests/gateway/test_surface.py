@@ -101,3 +101,26 @@ def test_request_id_and_trace_are_created_when_absent(echo_gateway):
                                                                                         "content": "x"}]})
     assert len(resp.headers["x-request-id"]) == 32
     assert len(resp.headers["traceparent"].split("-")[1]) == 32
+
+
+def test_litellm_provider_end_to_end_over_loopback(gw_settings, monkeypatch):
+    """The litellm provider for real (request translation, price map), against a loopback upstream."""
+    monkeypatch.setenv("RO_TEST_UPSTREAM_KEY", "sk-loopback")
+    upstream = echo_upstream()
+    with serve(upstream) as up:
+        config = GatewayConfig.model_validate({"default_alias": "ll", "models": [
+            {"alias": "ll", "deployments": [{"name": "ll-0", "provider": "litellm", "model": "openai/gpt-4o-mini",
+                                             "api_base": f"{up}/v1", "api_key_env": "RO_TEST_UPSTREAM_KEY"}]}]})
+        app = create_app(gw_settings, config)
+        with serve(app) as url:
+            client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            out = client.chat.completions.create(model="ll", messages=[{"role": "user", "content": "hi"}], seed=3)
+            streamed = list(client.chat.completions.create(model="ll", messages=[{"role": "user", "content": "hi"}],
+                                                           stream=True))
+            app.state.writer.flush(10)
+            rows = app.state.store.query("SELECT cost_usd, input_tokens, output_tokens FROM {db}.model_calls")
+    forwarded = json.loads(out.choices[0].message.content)
+    assert forwarded["model"] == "gpt-4o-mini" and forwarded["seed"] == 3
+    assert upstream.state.seen[0]["headers"]["authorization"] == "Bearer sk-loopback"
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+    assert len(rows) == 2 and all(r["cost_usd"] > 0 for r in rows)  # priced from litellm's pinned map

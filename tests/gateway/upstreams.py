@@ -25,6 +25,8 @@ def echo_upstream() -> Starlette:
                 chunk = {"id": "e", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
                          "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
                 yield f"data: {json.dumps(chunk)}\n\n"
+                stop = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                yield f"data: {json.dumps(stop)}\n\n"
                 yield f"data: {json.dumps({**chunk, 'choices': [], 'usage': usage})}\n\n"
                 yield "data: [DONE]\n\n"
             return StreamingResponse(events(), media_type="text/event-stream")

@@ -70,6 +70,22 @@ def load(url: str, **kw) -> dict:
     return json.loads(out.stdout)
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def wait_idle(pids: list[int], timeout: float = 120.0) -> None:
+    """An overloaded server keeps working through its backlog after the load generator gave up; wait
+    until every server is idle (<5 % of a core for a second) so it does not steal the next run's CPU."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(cpu_seconds(p) for p in pids)
+        time.sleep(1.0)
+        if sum(cpu_seconds(p) for p in pids) - before < 0.05:
+            return
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -95,27 +111,32 @@ def main() -> None:
     ll_cfg.write_text(yaml.safe_dump({"model_list": [{"model_name": "bench", "litellm_params": {
         "model": "openai/bench", "api_base": upstream + "/v1", "api_key": "bench"}}]}))
     targets = {"direct": upstream, "resumeopt": f"http://127.0.0.1:{gw_port}"}
-    rows, rss = [], {}
+    rows, rss, pids = [], {}, []
     with contextlib.ExitStack() as stack:
-        stack.enter_context(process([PY, "-m", "tests.perf.fake_upstream", "--port", str(up_port)], upstream))
+        pids.append(stack.enter_context(process([PY, "-m", "tests.perf.fake_upstream", "--port", str(up_port)],
+                                                upstream)).pid)
         gw = stack.enter_context(process(
             [PY, "-m", "resumeopt.cli", "gateway", "--config", str(gw_cfg), "--port", str(gw_port)],
             targets["resumeopt"], env={"RESUMEOPT_DATA_DIR": str(tmp / "data")}))
         if not a.skip_litellm and LITELLM.exists():
             targets["litellm"] = f"http://127.0.0.1:{ll_port}"
-            stack.enter_context(process(
+            pids.append(stack.enter_context(process(
                 [str(LITELLM), "--config", str(ll_cfg), "--port", str(ll_port), "--num_workers", "1"],
                 targets["litellm"], env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
                                          "DISABLE_ADMIN_UI": "True", "LITELLM_MASTER_KEY": BENCH_KEY},
-                ready_path="/health/liveliness"))
+                ready_path="/health/liveliness")).pid)
+        pids.append(gw.pid)
         for stream in (False, True):
             for rate in rates:
                 for name, url in targets.items():
+                    wait_idle(pids)
                     rows.append({"target": name, "mode": "stream" if stream else "plain", "load": f"{rate:g}/s",
                                  **load(url, rate=rate, seconds=a.seconds, stream=stream)})
             for name, url in targets.items():
+                wait_idle(pids)
                 rows.append({"target": name, "mode": "stream" if stream else "plain", "load": "max (64 conn)",
                              **load(url, concurrency=64, seconds=a.seconds, stream=stream)})
+        wait_idle(pids)
         load(targets["resumeopt"], concurrency=32, total=2000)  # warm-up before the memory baseline
         rss["before"] = rss_mb(gw.pid)
         soak = load(targets["resumeopt"], concurrency=32, total=a.soak, seconds=3600)
