@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.breaker import BreakerBackend, retry_after_header
 from gateway.config import Deployment, GatewayConfig, ModelAlias
@@ -34,7 +34,7 @@ _FINAL = frozenset({"bad_request"})
 _WAKE_MARGIN_S = 0.01
 
 
-class Emitter:
+class Emitter(Protocol):
     """Where call rows go: the store writer in production."""
 
     def emit(self, table: str, row: dict) -> None: ...
@@ -88,6 +88,10 @@ class ChatService:
     @property
     def policy(self):
         return self._config.policy
+
+    def now(self) -> float:
+        """The clock breakers run on (wall time, so that replicas sharing Redis agree)."""
+        return self._clock()
 
     def live_aliases(self) -> list[str]:
         return [m.alias for m in self._config.models if any(d.name in self._providers for d in m.deployments)]

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from gateway.store.client import StoreOpenError
 from resumeopt import env
 
 env.apply()
@@ -38,13 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
-    except StoreBusy as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except StoreOpenError as exc:
+        print(f"error: {exc}\nIf `resumeopt up` is running, set RESUMEOPT_PLATFORM_URL=http://127.0.0.1:"
+              f"{DEFAULT_PORT} to use it.", file=sys.stderr)
         return 3
-
-
-class StoreBusy(RuntimeError):
-    pass
 
 
 @contextlib.contextmanager
@@ -60,14 +58,7 @@ def platform_url(quiet: bool = False) -> Iterator[str]:
     platform = EmbeddedPlatform()
     if not quiet:
         _say(f"starting the platform (local model, gateway, store at {platform.gw.data_dir / 'store'}) ...")
-    try:
-        platform.start()
-    except RuntimeError as exc:
-        if "lock" in str(exc).lower():
-            raise StoreBusy(f"the store at {platform.gw.data_dir / 'store'} is in use by another process "
-                            f"(is `resumeopt up` running? then set RESUMEOPT_PLATFORM_URL="
-                            f"http://127.0.0.1:{DEFAULT_PORT})") from exc
-        raise
+    platform.start()
     try:
         yield platform.url
     finally:
@@ -92,8 +83,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out.print_usage(usage)
         out.console.print(out.scores_table("Evaluator scores (stored in ClickHouse `scores`)",
                                            [("demo", s.name, s.value, s.comment) for s in scores]))
-    out.console.print(f"done in {time.perf_counter() - started:.1f}s; request id {result['request_id']}. "
-                      f"The store persists in {_data_dir()}.\n"
+    where = ("the running platform's store" if os.environ.get("RESUMEOPT_PLATFORM_URL")
+             else f"the store in {_data_dir()}, which persists")
+    out.console.print(f"done in {time.perf_counter() - started:.1f}s; request id {result['request_id']}; "
+                      f"calls and scores are in {where}.\n"
                       f"Run [bold]resumeopt up[/] to start the platform and the dashboard "
                       f"(http://127.0.0.1:{DASHBOARD_PORT}) and see these calls and scores.")
     return 0

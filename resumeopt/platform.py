@@ -51,6 +51,13 @@ class EmbeddedPlatform:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> EmbeddedPlatform:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # never leave a model server behind when the store or the port fails
+            raise
+
+    def _start(self) -> EmbeddedPlatform:
         self.gw.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.config
         if config.needs_local_server():
@@ -72,7 +79,6 @@ class EmbeddedPlatform:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"platform did not start on {self.url} (port taken?)")
             time.sleep(0.05)
 

@@ -29,7 +29,7 @@ class AliasModeIn(BaseModel):
 
 @router.get("/modes")
 async def modes(service: ServiceDep):
-    now = service._clock()
+    now = service.now()
     breakers = {d: await service.breakers.state(d, now) for d in service.deployment_names()}
     return {**service.modes.snapshot(), "breakers": breakers, "in_flight": dict(service.in_flight),
             "in_flight_total": service.in_flight_total}

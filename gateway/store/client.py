@@ -15,6 +15,10 @@ from typing import Any
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class StoreOpenError(RuntimeError):
+    """The store could not be opened. For chDB the usual cause is another process holding the path."""
+
+
 class Store:
     def __init__(self, dsn: str, database: str):
         if not _IDENT.match(database):
@@ -23,7 +27,13 @@ class Store:
 
         self.database = database
         self.dsn = dsn
-        self._client = clickhouse_connect.get_client(dsn=dsn)
+        try:
+            self._client = clickhouse_connect.get_client(dsn=dsn)
+        except Exception as exc:
+            where = dsn.split("@")[-1]  # never echo credentials of a server DSN
+            hint = (" (chDB allows one process per data path: is another resumeopt process using it?)"
+                    if dsn.startswith("chdb") else "")
+            raise StoreOpenError(f"cannot open the store at {where}{hint}") from exc
         self._lock = threading.Lock()
 
     def command(self, sql: str, parameters: dict | None = None) -> Any:
