@@ -160,3 +160,18 @@ def test_up_serves_platform_and_dashboard_until_terminated(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
+
+
+def test_demo_against_a_store_held_by_another_process_is_a_clear_error(data_dir, gw_settings):
+    from gateway.store.client import Store
+
+    held = Store(gw_settings.resolved_store_dsn(), "resumeopt")
+    held.query("SELECT 1")  # this test process holds the chDB path now
+    env = {**os.environ, "RESUMEOPT_DATA_DIR": str(data_dir)}
+    env.pop("RESUMEOPT_PLATFORM_URL", None)
+    out = subprocess.run([sys.executable, "-m", "resumeopt.cli", "demo"], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 3
+    assert "cannot open the store" in out.stderr and "RESUMEOPT_PLATFORM_URL" in out.stderr
+    assert "Traceback" not in out.stderr
+    held.query("SELECT 1")  # still ours
