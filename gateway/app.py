@@ -9,7 +9,8 @@ import aiohttp
 from fastapi import FastAPI
 
 from gateway.api import admin, chat, health, reports
-from gateway.breaker import BreakerBackend, MemoryBreakers, RedisBreakers
+from gateway.breaker import MemoryBreakers, RedisBreakers
+from gateway.cache import MemoryCache, RedisCache
 from gateway.chat import ChatService
 from gateway.config import GatewayConfig
 from gateway.errors import install_handlers
@@ -40,8 +41,9 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024, ttl_dns_cache=300,
                                                                        keepalive_timeout=4),
                                         timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False)
-        breakers, redis = _breakers(settings, config)
-        app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes())
+        breakers, cache, redis = _shared_state(settings, config)
+        app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes(),
+                                     cache=cache)
         try:
             yield
         finally:
@@ -61,9 +63,10 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     return app
 
 
-def _breakers(settings: GatewaySettings, config: GatewayConfig) -> tuple[BreakerBackend, object | None]:
+def _shared_state(settings: GatewaySettings, config: GatewayConfig):
+    """Breakers and response cache: in-process, or in Redis shared by every replica."""
     if settings.state_backend == "memory":
-        return MemoryBreakers(config.policy.breaker), None
+        return MemoryBreakers(config.policy.breaker), MemoryCache(config.policy.cache.max_entries), None
     import redis.asyncio as aioredis
 
     # A blocking pool waits for a free connection instead of failing past 100 commands (FACTS.md).
@@ -71,4 +74,5 @@ def _breakers(settings: GatewaySettings, config: GatewayConfig) -> tuple[Breaker
     pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=1,
                                                     socket_timeout=0.5, socket_connect_timeout=0.5)
     redis = aioredis.Redis(connection_pool=pool)
-    return RedisBreakers(config.policy.breaker, redis, settings.redis_prefix), redis
+    return (RedisBreakers(config.policy.breaker, redis, settings.redis_prefix),
+            RedisCache(redis, settings.redis_prefix), redis)

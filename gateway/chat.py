@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.breaker import BreakerBackend, retry_after_header
+from gateway.cache import CacheDirectives, Entry, MemoryCache, cache_key
 from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError, from_upstream, json_object
 from gateway.modes import Modes
@@ -54,6 +55,8 @@ class CallContext:
     upstream_s: float = 0.0             # time spent waiting on upstreams and backoffs (not overhead)
     route: str = ""
     started: float = 0.0
+    cache: str = "off"                  # off | hit | miss | bypass (x-resumeopt-cache)
+    cache_key: str | None = None        # set when the answer should be stored
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -72,12 +75,13 @@ Op = Callable[[Provider, dict, float], Awaitable[Any]]
 class ChatService:
     def __init__(self, config: GatewayConfig, providers: dict[str, Provider], sink: Emitter,
                  breakers: BreakerBackend, modes: Modes | None = None,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None):
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None, cache=None):
         self._config = config
         self._providers = providers
         self._sink = sink
         self.breakers = breakers
         self.modes = modes or Modes()
+        self.cache = cache or MemoryCache(config.policy.cache.max_entries)
         self._clock = clock
         self._rng = rng or random.Random()
         self.latency = LatencyTracker()
@@ -113,6 +117,39 @@ class ChatService:
 
     def release(self) -> None:
         self.in_flight_total -= 1
+
+    async def cached(self, body: dict, ctx: CallContext, directives: CacheDirectives) -> Entry | None:
+        """Look the request up in the response cache. On a hit the call is recorded (cost 0, cost saved)
+        and the stored bytes are the answer; on a miss `ctx.cache_key` says where to store it."""
+        alias = self._alias(ctx.alias)
+        policy = alias.cache or self.policy.cache
+        if not policy.enabled:
+            return None
+        if not directives.write:
+            ctx.cache = "bypass"  # no-store: neither read nor write
+            return None
+        namespace = "shared" if policy.shareable else f"team:{ctx.who.team}"
+        key = cache_key(namespace, alias.alias, body)
+        entry = await self.cache.get(key) if directives.read else None
+        fresh = entry is not None and (directives.max_age_s is None
+                                       or time.time() - entry.created <= directives.max_age_s)
+        if fresh:
+            ctx.cache = "hit"
+            rec = CallRecord(ctx.who, ctx.alias, entry.deployment, "cache", stream=bool(body.get("stream")),
+                             cache_hit=True, cost_saved_usd=entry.cost_usd)
+            self._finish(rec, ctx)
+            return entry
+        ctx.cache, ctx.cache_key = ("miss" if directives.read else "bypass"), key
+        return None
+
+    async def remember(self, ctx: CallContext, payload: bytes, rec: CallRecord) -> None:
+        """Store a successful answer under the key `cached` chose (nothing when it chose none)."""
+        if ctx.cache_key is None:
+            return
+        policy = self._config.alias(ctx.alias).cache or self.policy.cache
+        if len(payload) <= policy.max_entry_bytes:
+            await self.cache.set(ctx.cache_key, Entry(payload, time.time(), rec.cost_usd, rec.deployment),
+                                 policy.ttl_s)
 
     async def complete(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
         return await self._answer(body, ctx, lambda provider, b, timeout: provider.complete(b, timeout))
@@ -265,15 +302,24 @@ class ChatService:
                      ctx: CallContext, rec: CallRecord) -> AsyncIterator[bytes]:
         tally = StreamTally(body)
         status, error_kind = "ok", ""
+        sent: list[bytes] | None = [] if ctx.cache_key else None  # kept only when the answer is cached
         try:
             chunk = first
             while chunk is not None:
                 tally.see(chunk)
                 if tally.forward(chunk):
                     chunk["model"] = ctx.alias
-                    yield sse_event(chunk)
+                    event = sse_event(chunk)
+                    if sent is not None:
+                        sent.append(event)
+                    yield event
                 chunk = await anext(upstream, None)
             yield b"data: [DONE]\n\n"
+            if sent is not None:  # only a stream that finished cleanly is worth replaying
+                usage = tally.usage()
+                rec.cost_usd = call_cost(dep, usage.input_tokens, usage.output_tokens)
+                rec.deployment = dep.name
+                await self.remember(ctx, b"".join(sent) + b"data: [DONE]\n\n", rec)
         except UpstreamError as exc:
             # Bytes already reached the client: a terminal error event, never a clean [DONE] (Portkey #1797).
             status, error_kind = "error", exc.kind

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from gateway.breaker import BreakerPolicy
+from gateway.cache import CachePolicy
 from gateway.providers.simulator import SimulatorSpec
 from gateway.retry import FALLBACK_ON, RetryPolicy
 
@@ -88,6 +89,7 @@ class ModelAlias(BaseModel):
     default_tier: Literal["draft", "final"] | None = None
     deployments: list[Deployment] = Field(min_length=1)
     fallbacks: list[FallbackRule] = []
+    cache: CachePolicy | None = Field(None, description="overrides policy.cache for this alias")
 
     def fallbacks_for(self, error_class: str) -> list[str]:
         chain: list[str] = []
@@ -103,6 +105,7 @@ class GatewayPolicy(BaseModel):
     max_in_flight: int = Field(1024, ge=1, description="whole gateway; beyond it 503 + Retry-After")
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
+    cache: CachePolicy = CachePolicy()
 
 
 class LocalModel(BaseModel):

@@ -66,6 +66,8 @@ class CallRecord:
     http_status: int = 200
     error_kind: str = ""
     overhead_ms: float = 0.0
+    cache_hit: bool = False
+    cost_saved_usd: Decimal = Decimal(0)
     attempts: int = 0
     fallbacks: int = 0
     route: str = ""
@@ -83,7 +85,8 @@ class CallRecord:
             "prompt_name": a.prompt_name, "prompt_version": a.prompt_version,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "usage_estimated": self.usage_estimated, "cost_usd": self.cost_usd, "latency_ms": self.latency_ms,
-            "ttft_ms": self.ttft_ms, "stream": self.stream, "cache_hit": False,
+            "ttft_ms": self.ttft_ms, "stream": self.stream, "cache_hit": self.cache_hit,
+            "cost_saved_usd": self.cost_saved_usd,
             "retries": max(0, self.attempts - 1), "fallback_used": self.fallbacks > 0, "fallbacks": self.fallbacks,
             "attempts": self.attempts, "route": self.route, "overhead_ms": self.overhead_ms,
             "status": self.status, "http_status": self.http_status, "error_kind": self.error_kind,

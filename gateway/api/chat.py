@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from gateway.api.deps import ServiceDep, read_body
+from gateway.cache import CacheDirectives, Entry
 from gateway.chat import CallContext, ChatService, validate_chat_body, validate_embedding_body
 from gateway.errors import GatewayError
 from gateway.ids import new_span_id
@@ -30,12 +31,17 @@ async def chat_completions(request: Request):
     try:
         body = validate_chat_body(await read_body(request, request.app.state.settings.max_body_bytes))
         ctx = _context(request, service, body, started)
+        hit = await service.cached(body, ctx, CacheDirectives.parse(request.headers.get("cache-control")))
+        if hit is not None:
+            return _replay(hit, bool(body.get("stream")), ctx)
         if body.get("stream"):
             chunks, rec = await service.open_stream(body, ctx)
             streaming = True  # the stream releases the slot when it ends
             return StreamingResponse(chunks, media_type="text/event-stream", headers=_headers(ctx, rec))
         answer, rec = await service.complete(body, ctx)
-        return _json(answer, ctx, rec)
+        payload = orjson.dumps(answer)
+        await service.remember(ctx, payload, rec)
+        return Response(payload, media_type="application/json", headers=_headers(ctx, rec))
     finally:
         if not streaming:
             service.release()
@@ -87,6 +93,18 @@ def _deadline_s(raw: str | None) -> float | None:
     return min(ms / 1000, MAX_CLIENT_DEADLINE_S)
 
 
+def _replay(hit: Entry, stream: bool, ctx: CallContext) -> Response:
+    """A cache hit: the stored bytes, exactly; a streamed answer is replayed event by event."""
+    headers = {"x-request-id": ctx.who.request_id, "traceparent": TRACEPARENT.get() or "",
+               "x-resumeopt-deployment": hit.deployment, "x-resumeopt-attempts": "0",
+               "x-resumeopt-fallbacks": "0", "x-resumeopt-cache": "hit", "x-resumeopt-route": "cache",
+               "x-resumeopt-overhead-ms": f"{(time.perf_counter() - ctx.started) * 1000:.3f}"}
+    if not stream:
+        return Response(hit.payload, media_type="application/json", headers=headers)
+    events = [e + b"\n\n" for e in hit.payload.split(b"\n\n") if e]
+    return StreamingResponse(iter(events), media_type="text/event-stream", headers=headers)
+
+
 def _json(answer: dict, ctx: CallContext, rec: CallRecord) -> Response:
     return Response(orjson.dumps(answer), media_type="application/json", headers=_headers(ctx, rec))
 
@@ -101,7 +119,7 @@ def _headers(ctx: CallContext, rec: CallRecord) -> dict[str, str]:
         "x-resumeopt-deployment": rec.deployment,
         "x-resumeopt-attempts": str(ctx.attempts),
         "x-resumeopt-fallbacks": str(ctx.fallbacks),
-        "x-resumeopt-cache": "bypass",
+        "x-resumeopt-cache": ctx.cache,
         "x-resumeopt-route": ctx.route[:512],
         "x-resumeopt-overhead-ms": f"{max(0.0, overhead):.3f}",
     }

@@ -89,7 +89,7 @@ def test_response_headers_explain_the_call(echo_gateway):
     assert h["x-request-id"] == "rid-1"
     assert h["traceparent"].startswith(f"00-{trace}-") and not h["traceparent"].endswith("b7ad6b7169203331-01")
     assert h["x-resumeopt-deployment"] == "echo-0"
-    assert (h["x-resumeopt-attempts"], h["x-resumeopt-fallbacks"], h["x-resumeopt-cache"]) == ("1", "0", "bypass")
+    assert (h["x-resumeopt-attempts"], h["x-resumeopt-fallbacks"], h["x-resumeopt-cache"]) == ("1", "0", "off")
     assert "strategy=weighted" in h["x-resumeopt-route"]
     assert float(h["x-resumeopt-overhead-ms"]) >= 0
     assert seen[-1]["headers"]["traceparent"].startswith(f"00-{trace}-")  # propagated upstream
