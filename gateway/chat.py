@@ -189,8 +189,12 @@ class ChatService:
             for name in primary.fallbacks_for(outcome.error_class):
                 if ctx.remaining() <= 0:
                     break
+                try:
+                    fallback = self._alias(name)
+                except GatewayError:
+                    continue  # a fallback without credentials or disabled: skip it, keep the real error
                 ctx.fallbacks += 1
-                outcome = await self._try_alias(self._alias(name), body, ctx, op, hold_slot)
+                outcome = await self._try_alias(fallback, body, ctx, op, hold_slot)
                 if not isinstance(outcome, _Failure):
                     break
         if isinstance(outcome, _Failure):

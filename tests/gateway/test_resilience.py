@@ -194,3 +194,19 @@ def test_context_window_without_a_fallback_is_the_clients_error(gw_settings):
         resp = _post(url, "main")
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "upstream_rejected"
+
+
+def test_fallback_without_credentials_is_skipped_and_the_real_error_kept(gw_settings, monkeypatch):
+    monkeypatch.delenv("RO_TEST_MISSING_KEY", raising=False)
+    app = _gateway(gw_settings, [
+        {"alias": "main", "deployments": [_sim("down", spec={"error_rate": 1, "faults": {"http_503": 1}})],
+         "fallbacks": [{"when": ["any"], "to": ["keyless", "backup"]}]},
+        {"alias": "keyless", "deployments": [{"name": "k", "provider": "litellm", "model": "openai/gpt-4o-mini",
+                                              "api_key_env": "RO_TEST_MISSING_KEY"}]},
+        {"alias": "backup", "deployments": [_sim("backup-1")]}], retry={"max_attempts": 1})
+    with serve(app) as url:
+        ok = _post(url, "main")
+        assert ok.status_code == 200 and ok.headers["x-resumeopt-deployment"] == "backup-1"
+        httpx.put(f"{url}/admin/v1/aliases/backup/mode", json={"mode": "disabled"})
+        failed = _post(url, "main")
+    assert failed.status_code == 502 and failed.json()["error"]["code"] == "upstream_error"
