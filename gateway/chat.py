@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 from gateway.breaker import BreakerBackend, retry_after_header
 from gateway.cache import CacheDirectives, Entry, MemoryCache, cache_key
+from gateway.ratelimit import DEFAULT_MAX_TOKENS, Limiter, MemoryLimiter, retry_after_s
 from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError, from_upstream, json_object
 from gateway.modes import Modes
 from gateway.pricing import call_cost
-from gateway.providers.base import Provider, UpstreamError, Usage
+from gateway.providers.base import Provider, UpstreamError, Usage, estimate_tokens
 from gateway.retry import RETRYABLE, backoff_s, classify
 from gateway.routing import LatencyTracker, Router
 from gateway.streaming import StreamTally, sse_error, sse_event
@@ -75,13 +76,15 @@ Op = Callable[[Provider, dict, float], Awaitable[Any]]
 class ChatService:
     def __init__(self, config: GatewayConfig, providers: dict[str, Provider], sink: Emitter,
                  breakers: BreakerBackend, modes: Modes | None = None,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None, cache=None):
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None, cache=None,
+                 limiter: Limiter | None = None):
         self._config = config
         self._providers = providers
         self._sink = sink
         self.breakers = breakers
         self.modes = modes or Modes()
         self.cache = cache or MemoryCache(config.policy.cache.max_entries)
+        self.limiter = limiter or MemoryLimiter()
         self._clock = clock
         self._rng = rng or random.Random()
         self.latency = LatencyTracker()
@@ -150,6 +153,27 @@ class ChatService:
         if len(payload) <= policy.max_entry_bytes:
             await self.cache.set(ctx.cache_key, Entry(payload, time.time(), rec.cost_usd, rec.deployment),
                                  policy.ttl_s)
+
+    async def throttle(self, ctx: CallContext, worst_tokens: int) -> None:
+        """The alias's rate limits (requests, and tokens counted at their worst case, per minute):
+        429 + Retry-After past them."""
+        limit = self._alias(ctx.alias).rate_limit
+        if limit is None:
+            return
+        now = self._clock()
+        if limit.requests_per_minute:
+            verdict = await self.limiter.take(f"model:{ctx.alias}:rpm", limit.requests_per_minute,
+                                              limit.requests_burst_s, 1, now)
+            _refuse_unless(verdict.allowed, verdict.retry_after_s, "requests", ctx.alias)
+        if limit.tokens_per_minute:
+            worst = worst_tokens
+            if worst * 60 / limit.tokens_per_minute > max(limit.tokens_burst_s, 60 / limit.tokens_per_minute):
+                raise GatewayError(400, "request_exceeds_rate_limit",
+                                   f"This request may use {worst} tokens, more than '{ctx.alias}' allows at once; "
+                                   "lower max_tokens", param="max_tokens")
+            verdict = await self.limiter.take(f"model:{ctx.alias}:tpm", limit.tokens_per_minute,
+                                              limit.tokens_burst_s, worst, now)
+            _refuse_unless(verdict.allowed, verdict.retry_after_s, "tokens", ctx.alias)
 
     async def complete(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
         return await self._answer(body, ctx, lambda provider, b, timeout: provider.complete(b, timeout))
@@ -374,6 +398,19 @@ class ChatService:
         rec.overhead_ms = max(0.0, (total - ctx.upstream_s) * 1000) if not rec.stream else rec.overhead_ms
         rec.attempts, rec.fallbacks, rec.route = ctx.attempts, ctx.fallbacks, ctx.route
         self._sink.emit("model_calls", rec.row())
+
+
+def worst_case_tokens(body: dict) -> int:
+    """Prompt (estimated) plus every completion the request may produce."""
+    prompt = "".join(str(m.get("content") or "") for m in body.get("messages", []))
+    completion = body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
+    return estimate_tokens(prompt) + int(completion) * int(body.get("n") or 1)
+
+
+def _refuse_unless(allowed: bool, wait_s: float, what: str, alias: str) -> None:
+    if not allowed:
+        raise GatewayError(429, "rate_limited", f"Rate limit for '{alias}' reached ({what} per minute)",
+                           "rate_limit_error", headers={"retry-after": retry_after_s(wait_s)})
 
 
 def _no_deployment(alias: str, why: str, wait: float | None = None) -> GatewayError:

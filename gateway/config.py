@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from gateway.breaker import BreakerPolicy
 from gateway.cache import CachePolicy
 from gateway.providers.simulator import SimulatorSpec
+from gateway.ratelimit import RateLimit
 from gateway.retry import FALLBACK_ON, RetryPolicy
 
 ProviderKind = Literal["local", "openai_compatible", "litellm", "simulator"]
@@ -90,6 +91,7 @@ class ModelAlias(BaseModel):
     deployments: list[Deployment] = Field(min_length=1)
     fallbacks: list[FallbackRule] = []
     cache: CachePolicy | None = Field(None, description="overrides policy.cache for this alias")
+    rate_limit: RateLimit | None = Field(None, description="protects the upstreams' quota: cache hits do not count")
 
     def fallbacks_for(self, error_class: str) -> list[str]:
         chain: list[str] = []

@@ -10,7 +10,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from gateway.api.deps import ServiceDep, read_body
 from gateway.cache import CacheDirectives, Entry
-from gateway.chat import CallContext, ChatService, validate_chat_body, validate_embedding_body
+from gateway.chat import CallContext, ChatService, validate_chat_body, validate_embedding_body, worst_case_tokens
+from gateway.providers.base import estimate_tokens
 from gateway.errors import GatewayError
 from gateway.ids import new_span_id
 from gateway.telemetry import TRACEPARENT, Attribution, CallRecord
@@ -34,6 +35,7 @@ async def chat_completions(request: Request):
         hit = await service.cached(body, ctx, CacheDirectives.parse(request.headers.get("cache-control")))
         if hit is not None:
             return _replay(hit, bool(body.get("stream")), ctx)
+        await service.throttle(ctx, worst_case_tokens(body))
         if body.get("stream"):
             chunks, rec = await service.open_stream(body, ctx)
             streaming = True  # the stream releases the slot when it ends
@@ -55,6 +57,7 @@ async def embeddings(request: Request):
     try:
         body = validate_embedding_body(await read_body(request, request.app.state.settings.max_body_bytes))
         ctx = _context(request, service, body, started)
+        await service.throttle(ctx, estimate_tokens(str(body["input"])))
         answer, rec = await service.embed(body, ctx)
         return _json(answer, ctx, rec)
     finally:
