@@ -76,7 +76,8 @@ class StructureValidity:
 
         validator = jsonschema.validators.validator_for(_schema())(_schema())
         errors = list(validator.iter_errors(result["tailored_resume_json"]))
-        comment = "; ".join(f"{'/'.join(map(str, e.path))}: {e.message}"[:200] for e in errors[:3])
+        # path and rule only: a schema message quotes the offending value, which may be contact data
+        comment = "; ".join(f"{'/'.join(map(str, e.path))}: {e.validator}" for e in errors[:3])
         has_md = bool(result.get("tailored_resume", "").strip())
         valid = not errors and has_md
         return [Score("structure_valid", 1.0 if valid else 0.0, self.name, self.version, comment)]

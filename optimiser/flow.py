@@ -133,10 +133,12 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
     """Choose what ships: the agents' summary on top of the deterministic tailoring if it is grounded."""
     original, baseline, reqs = state.original, state.baseline, state.requirements
     reasons: list[str] = []
+    codes: list[str] = []  # the same reasons without text from the resume: what telemetry may keep
     candidate_violations: list[dict] = []
     tailored = baseline.resume
     if state.crew is None:
         reasons.append(f"model unavailable: {state.crew_error}")
+        codes.append("model_unavailable")
     else:
         summary = summary_from(state.crew.summary)
         candidate = baseline.resume.model_copy(deep=True)
@@ -144,12 +146,14 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
         report = check_grounding(original, candidate)
         if not summary:
             reasons.append("writer returned no usable summary")
+            codes.append("empty_summary")
         elif report.passed:
             tailored = candidate
         else:
             candidate_violations = [v.model_dump() for v in report.violations]
             shown = "; ".join(f"{v.kind}: {v.text}" for v in report.violations[:5])
             reasons.append(f"writer output failed grounding ({len(report.violations)} violations: {shown})")
+            codes.append("grounding_failed:" + ",".join(sorted({v.kind for v in report.violations})))
     final = check_grounding(original, tailored)
     title = state.job.title if state.job else None
     before, after = match(original, reqs, title), match(tailored, reqs, title)
@@ -164,6 +168,7 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
                       "candidate_violations": candidate_violations},
         "degraded": bool(reasons),
         "degraded_reasons": reasons,
+        "degraded_codes": codes,
         "changes": baseline.changes + ([] if tailored is baseline.resume else ["summary rewritten by the writer agent"]),
         "suggestions": baseline.suggestions,
         "review": state.crew.review.strip()[:1000] if state.crew else "",

@@ -116,7 +116,8 @@ def _sse(event: str, data: dict) -> bytes:
 def _row(result: dict) -> dict:
     return {
         "request_id": result["request_id"], "ts": datetime.now(UTC), "status": "ok",
-        "degraded": result["degraded"], "degraded_reasons": result["degraded_reasons"],
+        # codes, not the reasons' text: a violation quotes the resume, and the store keeps no resume text
+        "degraded": result["degraded"], "degraded_reasons": result["degraded_codes"],
         "match_before": float(result["match"]["before"]), "match_after": float(result["match"]["after"]),
         "grounding_passed": result["grounding"]["passed"],
         "violations": len(result["grounding"]["violations"]),

@@ -55,9 +55,12 @@ def test_optimisation_through_gateway_lands_in_clickhouse_with_scores(platform_f
         assert next(s["value"] for s in stored if s["name"] == "structure_valid") == 1.0
 
         app.state.writer.flush(10)
-        opt = app.state.store.query("SELECT degraded, match_after FROM {db}.optimisations WHERE request_id = "
-                                    "{r:String}", {"r": result["request_id"]})
-        assert opt == [{"degraded": result["degraded"], "match_after": result["match"]["after"]}]
+        opt = app.state.store.query("SELECT degraded, match_after, degraded_reasons FROM {db}.optimisations "
+                                    "WHERE request_id = {r:String}", {"r": result["request_id"]})
+        assert opt == [{"degraded": result["degraded"], "match_after": result["match"]["after"],
+                        "degraded_reasons": result["degraded_codes"]}]
+        # stored reasons are codes: no text quoted from the resume or the model's draft
+        assert all(":" not in c or c.startswith("grounding_failed:") for c in result["degraded_codes"])
 
 
 def test_model_down_still_ships_a_grounded_deterministic_result(platform_factory, base_config):
