@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from gateway.api import admin, chat, health, reports
 from gateway.breaker import MemoryBreakers, RedisBreakers
+from gateway.budgets import MemoryBudgets, RedisBudgets
 from gateway.cache import MemoryCache, RedisCache
 from gateway.ratelimit import MemoryLimiter, RedisLimiter
 from gateway.chat import ChatService
@@ -42,9 +43,9 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024, ttl_dns_cache=300,
                                                                        keepalive_timeout=4),
                                         timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False)
-        breakers, cache, limiter, redis = _shared_state(settings, config)
+        breakers, cache, limiter, budgets, redis = _shared_state(settings, config)
         app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes(),
-                                     cache=cache, limiter=limiter)
+                                     cache=cache, limiter=limiter, budgets=budgets)
         try:
             yield
         finally:
@@ -65,10 +66,10 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
 
 
 def _shared_state(settings: GatewaySettings, config: GatewayConfig):
-    """Breakers, response cache and rate limits: in-process, or in Redis shared by every replica."""
+    """Breakers, response cache, rate limits and budgets: in-process, or in Redis shared by every replica."""
     if settings.state_backend == "memory":
         return (MemoryBreakers(config.policy.breaker), MemoryCache(config.policy.cache.max_entries),
-                MemoryLimiter(), None)
+                MemoryLimiter(), MemoryBudgets(), None)
     import redis.asyncio as aioredis
 
     # A blocking pool waits for a free connection instead of failing past 100 commands (FACTS.md).
@@ -77,4 +78,5 @@ def _shared_state(settings: GatewaySettings, config: GatewayConfig):
                                                     socket_timeout=0.5, socket_connect_timeout=0.5)
     redis = aioredis.Redis(connection_pool=pool)
     return (RedisBreakers(config.policy.breaker, redis, settings.redis_prefix),
-            RedisCache(redis, settings.redis_prefix), RedisLimiter(redis, settings.redis_prefix), redis)
+            RedisCache(redis, settings.redis_prefix), RedisLimiter(redis, settings.redis_prefix),
+            RedisBudgets(redis, settings.redis_prefix), redis)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from datetime import UTC, datetime
+from decimal import Decimal
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.breaker import BreakerBackend, retry_after_header
+from gateway.budgets import BudgetGuard, BudgetStore, Held, MemoryBudgets
 from gateway.cache import CacheDirectives, Entry, MemoryCache, cache_key
 from gateway.ratelimit import DEFAULT_MAX_TOKENS, Limiter, MemoryLimiter, retry_after_s
 from gateway.config import Deployment, GatewayConfig, ModelAlias
@@ -58,6 +61,7 @@ class CallContext:
     started: float = 0.0
     cache: str = "off"                  # off | hit | miss | bypass (x-resumeopt-cache)
     cache_key: str | None = None        # set when the answer should be stored
+    held: Held | None = None            # budget reservation, settled when the call is recorded
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -77,7 +81,7 @@ class ChatService:
     def __init__(self, config: GatewayConfig, providers: dict[str, Provider], sink: Emitter,
                  breakers: BreakerBackend, modes: Modes | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None, cache=None,
-                 limiter: Limiter | None = None):
+                 limiter: Limiter | None = None, budgets: BudgetStore | None = None):
         self._config = config
         self._providers = providers
         self._sink = sink
@@ -85,6 +89,7 @@ class ChatService:
         self.modes = modes or Modes()
         self.cache = cache or MemoryCache(config.policy.cache.max_entries)
         self.limiter = limiter or MemoryLimiter()
+        self.budget = BudgetGuard(config.policy.budget, budgets or MemoryBudgets())
         self._clock = clock
         self._rng = rng or random.Random()
         self.latency = LatencyTracker()
@@ -175,6 +180,27 @@ class ChatService:
                                               limit.tokens_burst_s, worst, now)
             _refuse_unless(verdict.allowed, verdict.retry_after_s, "tokens", ctx.alias)
 
+    async def reserve_budget(self, body: dict, ctx: CallContext) -> None:
+        """Reserve the request's worst case against every budget, or refuse with 402."""
+        policy = self.policy.budget
+        if not policy.budgets and policy.max_request_usd is None:
+            return
+        if not (body.get("max_tokens") or body.get("max_completion_tokens")):
+            # Without a cap the worst case is unbounded: cap it, so the reservation is a true bound.
+            body["max_tokens"] = policy.default_max_tokens
+        # A BPE token is at least ~2 characters in practice: chars/2 over-reserves, never under.
+        prompt = sum(len(str(m.get("content") or "")) for m in body.get("messages", [])) // 2 + 16
+        completion = int(body.get("max_tokens") or body.get("max_completion_tokens")) * int(body.get("n") or 1)
+        worst = max((call_cost(d, prompt, completion) for d in self._candidates(ctx.alias)), default=Decimal(0))
+        ctx.held = await self.budget.reserve(worst, datetime.fromtimestamp(self._clock(), UTC))
+
+    def _candidates(self, alias: str) -> list[Deployment]:
+        """Every deployment that might serve the alias: its own and its fallback chains'. The worst case
+        is priced at the dearest of them."""
+        entry = self._config.alias(alias)
+        names = [alias] + [a for rule in entry.fallbacks for a in rule.to]
+        return [d for n in names for d in self._config.alias(n).deployments]
+
     async def complete(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
         return await self._answer(body, ctx, lambda provider, b, timeout: provider.complete(b, timeout))
 
@@ -185,6 +211,7 @@ class ChatService:
         """A whole-body answer (not a stream): run the attempt chain, record the call, rename the model."""
         dep, result = await self._run(body, ctx, op, hold_slot=False)
         rec = self._record(ctx, dep, result.usage)
+        await self._settle_budget(ctx, rec.cost_usd)
         result.body["model"] = ctx.alias
         return result.body, rec
 
@@ -223,6 +250,7 @@ class ChatService:
                     break
         if isinstance(outcome, _Failure):
             self._record_failure(ctx, outcome)
+            await self._settle_budget(ctx, Decimal(0))  # nothing was spent: release the reservation
             raise outcome.error
         return outcome
 
@@ -360,6 +388,16 @@ class ChatService:
             self.in_flight[dep.name] -= 1
             self.release()  # the stream owned the request's slot from open_stream on
             self._settle(rec, ctx, dep, tally.usage(), status, error_kind)
+            # Settled from the final usage chunk, or the gateway's own count when there was none: a
+            # stream is never $0 to the budget (LiteLLM #37923).
+            await self._settle_budget(ctx, rec.cost_usd)
+
+    async def release_budget(self, ctx: CallContext) -> None:
+        await self._settle_budget(ctx, Decimal(0))
+
+    async def _settle_budget(self, ctx: CallContext, actual: Decimal) -> None:
+        if ctx.held is not None:
+            await self.budget.settle(ctx.held, actual)
 
     def _alias(self, name: str) -> ModelAlias:
         entry = self._config.alias(name)

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from gateway.breaker import BreakerPolicy
+from gateway.budgets import BudgetPolicy
 from gateway.cache import CachePolicy
 from gateway.providers.simulator import SimulatorSpec
 from gateway.ratelimit import RateLimit
@@ -108,6 +109,7 @@ class GatewayPolicy(BaseModel):
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
     cache: CachePolicy = CachePolicy()
+    budget: BudgetPolicy = BudgetPolicy()
 
 
 class LocalModel(BaseModel):

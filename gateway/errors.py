@@ -17,13 +17,15 @@ from gateway.providers.base import UpstreamError
 
 class GatewayError(Exception):
     def __init__(self, status: int, code: str, message: str, type_: str = "invalid_request_error",
-                 param: str | None = None, headers: dict[str, str] | None = None):
+                 param: str | None = None, headers: dict[str, str] | None = None, extra: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.type, self.param, self.headers = type_, param, headers or {}
+        self.extra = extra or {}  # more machine-readable fields of the error object (e.g. budget scope)
 
     def response(self) -> JSONResponse:
-        body = {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param}}
+        body = {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param,
+                          **self.extra}}
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 

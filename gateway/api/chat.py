@@ -28,7 +28,7 @@ async def chat_completions(request: Request):
     started = time.perf_counter()
     service: ChatService = request.app.state.chat
     service.admit()
-    streaming = False
+    streaming, ctx = False, None
     try:
         body = validate_chat_body(await read_body(request, request.app.state.settings.max_body_bytes))
         ctx = _context(request, service, body, started)
@@ -36,6 +36,7 @@ async def chat_completions(request: Request):
         if hit is not None:
             return _replay(hit, bool(body.get("stream")), ctx)
         await service.throttle(ctx, worst_case_tokens(body))
+        await service.reserve_budget(body, ctx)
         if body.get("stream"):
             chunks, rec = await service.open_stream(body, ctx)
             streaming = True  # the stream releases the slot when it ends
@@ -47,6 +48,8 @@ async def chat_completions(request: Request):
     finally:
         if not streaming:
             service.release()
+            if ctx is not None:
+                await service.release_budget(ctx)  # a no-op unless an exception skipped the settle
 
 
 @router.post("/v1/embeddings")

@@ -1,0 +1,200 @@
+"""Budgets that cannot be overspent, even under concurrency.
+
+Before a call, its worst-case cost (estimated prompt + every completion token it may produce, at the
+deployment's price) is *reserved* against every budget that applies, atomically: spent + reserved +
+this reservation must stay within the limit, or nothing is reserved and the request gets 402. After
+the call, the reservation is *settled* to the actual cost (or released on failure). LiteLLM's budgets
+were overspent under concurrency (#34732, #40095) because they checked spend and recorded it later;
+here the check and the reservation are one step (one Lua script in Redis; no await in-process).
+
+Periods are calendar-aligned in the configured time zone: a daily budget resets at local midnight,
+a monthly one on the 1st. Scopes are strings: `global` now; key, user and team scopes plug in with
+identities.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+
+log = logging.getLogger("resumeopt.gateway.budgets")
+Period = Literal["day", "month"]
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: str = Field("global", description="`global` (key/user/team scopes come with identities)")
+    period: Period = "day"
+    limit_usd: Decimal = Field(gt=0)
+    mode: Literal["hard", "soft"] = Field("hard", description="hard refuses with 402; soft only logs")
+
+
+class BudgetPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time_zone: str = "UTC"
+    max_request_usd: Decimal | None = Field(None, gt=0, description="refuse any single request whose worst case costs more")
+    default_max_tokens: int = Field(4096, ge=1, description="cap set on requests without max_tokens while budgets apply")
+    budgets: list[Budget] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    key: str            # budget id: scope, period and the period's start
+    starts: datetime
+    resets: datetime
+
+
+def window(budget: Budget, now: datetime, tz: str) -> Window:
+    local = now.astimezone(ZoneInfo(tz))
+    if budget.period == "day":
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + timedelta(days=1)
+    else:
+        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=32)).replace(day=1)
+    # Aware arithmetic in the same zone is wall-clock arithmetic, so a DST change inside the period
+    # still ends it at local midnight.
+    return Window(f"{budget.scope}:{budget.period}:{start.date().isoformat()}", start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    ok: bool
+    spent: Decimal = Decimal(0)       # spent + reserved at the moment of refusal
+    limit: Decimal = Decimal(0)
+
+
+class BudgetStore(Protocol):
+    async def reserve(self, key: str, amount: Decimal, limit: Decimal, ttl_s: int) -> Reservation: ...
+
+    async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None: ...
+
+    async def spent(self, key: str) -> Decimal: ...
+
+
+class MemoryBudgets:
+    """In-process: one event loop, no await between check and reserve, so it is atomic as it stands."""
+
+    def __init__(self) -> None:
+        self._spent: dict[str, Decimal] = {}
+        self._reserved: dict[str, Decimal] = {}
+
+    async def reserve(self, key: str, amount: Decimal, limit: Decimal, ttl_s: int) -> Reservation:
+        used = self._spent.get(key, Decimal(0)) + self._reserved.get(key, Decimal(0))
+        if used + amount > limit:
+            return Reservation(False, used, limit)
+        self._reserved[key] = self._reserved.get(key, Decimal(0)) + amount
+        return Reservation(True, used + amount, limit)
+
+    async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None:
+        self._reserved[key] = self._reserved.get(key, Decimal(0)) - reserved
+        self._spent[key] = self._spent.get(key, Decimal(0)) + actual
+
+    async def spent(self, key: str) -> Decimal:
+        return self._spent.get(key, Decimal(0))
+
+
+# Amounts travel as integer nano-dollars: Lua numbers are doubles, and sums of doubles drift.
+_NANO = Decimal("1e9")
+_RESERVE = """
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
+local amount, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+if spent + reserved + amount > limit then return {0, spent + reserved} end
+redis.call('HINCRBY', KEYS[1], 'reserved', amount)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return {1, spent + reserved + amount}
+"""
+_SETTLE = """
+redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(ARGV[1]))
+redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"""
+
+
+class RedisBudgets:
+    """Shared by every replica. Unlike breakers, budgets fail closed: a Redis outage refuses spend."""
+
+    def __init__(self, redis, prefix: str):
+        self._redis, self._prefix = redis, prefix + "budget:"
+        self._reserve = redis.register_script(_RESERVE)
+        self._settle = redis.register_script(_SETTLE)
+
+    async def reserve(self, key: str, amount: Decimal, limit: Decimal, ttl_s: int) -> Reservation:
+        try:
+            ok, used = await self._reserve(keys=[self._prefix + key], args=[_nano(amount), _nano(limit), ttl_s])
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.error("budget state unavailable (%s): refusing spend on %s", type(exc).__name__, key)
+            return Reservation(False, Decimal(0), limit)
+        return Reservation(bool(int(ok)), Decimal(int(used)) / _NANO, limit)
+
+    async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None:
+        try:
+            await self._settle(keys=[self._prefix + key], args=[_nano(reserved), _nano(actual), ttl_s])
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.error("budget settle failed (%s) for %s: %s reserved stays held until expiry",
+                      type(exc).__name__, key, reserved)
+
+    async def spent(self, key: str) -> Decimal:
+        raw = await self._redis.hget(self._prefix + key, "spent")
+        return Decimal(int(raw or 0)) / _NANO
+
+
+def _nano(x: Decimal) -> int:
+    return int((x * _NANO).to_integral_value(rounding="ROUND_CEILING"))
+
+
+@dataclass
+class Held:
+    """What one request reserved; settled exactly once."""
+
+    keys: list[tuple[str, int]]  # (window key, ttl)
+    amount: Decimal
+    settled: bool = False
+
+
+class BudgetGuard:
+    """Applies the configured budgets to one request: reserve its worst case, settle its actual cost."""
+
+    def __init__(self, policy: BudgetPolicy, store: BudgetStore):
+        self.policy, self._store = policy, store
+
+    async def reserve(self, worst_usd: Decimal, now: datetime) -> Held:
+        from gateway.errors import GatewayError
+
+        p = self.policy
+        if p.max_request_usd is not None and worst_usd > p.max_request_usd:
+            raise GatewayError(402, "budget_exceeded", f"This request may cost up to ${worst_usd:.6f}, more than "
+                               f"the per-request maximum; lower max_tokens", "budget_exceeded",
+                               extra={"scope": "request", "limit": str(p.max_request_usd), "spent": "0",
+                                      "resets_at": None})
+        held = Held([], worst_usd)
+        for budget in p.budgets:
+            w = window(budget, now, p.time_zone)
+            ttl = int((w.resets - now).total_seconds()) + 86_400  # keep a day past reset for reports
+            limit = budget.limit_usd if budget.mode == "hard" else Decimal("1e15")
+            got = await self._store.reserve(w.key, worst_usd, limit, ttl)
+            if not got.ok:
+                await self.settle(held, Decimal(0))
+                raise GatewayError(402, "budget_exceeded", f"The {budget.period} budget of '{budget.scope}' is spent",
+                                   "budget_exceeded", extra={"scope": budget.scope, "limit": str(budget.limit_usd),
+                                                             "spent": str(got.spent), "resets_at": w.resets.isoformat()})
+            held.keys.append((w.key, ttl))
+            if budget.mode == "soft" and got.spent > budget.limit_usd:
+                log.warning("soft budget %s exceeded: %s of %s", w.key, got.spent, budget.limit_usd)
+        return held
+
+    async def settle(self, held: Held, actual_usd: Decimal) -> None:
+        if held.settled:
+            return
+        held.settled = True
+        for key, ttl in held.keys:
+            await self._store.settle(key, held.amount, actual_usd, ttl)

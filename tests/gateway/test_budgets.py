@@ -1,0 +1,133 @@
+"""Budgets cannot be overspent: 200 concurrent requests (plain and streamed) against a budget that
+allows about 50, in one process and across two processes sharing Redis; 402 says which budget, its
+limit, what is spent and when it resets; periods follow the calendar in the configured time zone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+import yaml
+
+from gateway.app import create_app
+from gateway.budgets import Budget, window
+from gateway.config import GatewayConfig
+from gateway.local_model import free_port
+from tests.support import serve, wait_for
+
+LIMIT = Decimal(800)  # $16 a request (16 output tokens at $1 each): about 50 requests
+
+
+def _config(**budget) -> dict:
+    return {"default_alias": "paid", "policy": {"budget": {
+        "budgets": [{"scope": "global", "period": "day", "limit_usd": str(LIMIT)}], **budget}},
+        "models": [{"alias": "paid", "deployments": [{
+            "name": "sim", "provider": "simulator", "model": "s",
+            "price": {"input_per_mtok": 0, "output_per_mtok": 1_000_000},
+            "simulator": {"completion_tokens": 16, "latency": {"ms": 30}}}]}]}
+
+
+async def _burst(urls: list[str], n: int = 200) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=60) as client:
+        async def one(i: int):
+            body = {"model": "paid", "messages": [{"role": "user", "content": f"q{i}"}], "max_tokens": 32,
+                    "stream": i % 2 == 1}
+            return await client.post(f"{urls[i % len(urls)]}/v1/chat/completions", json=body)
+        return await asyncio.gather(*[one(i) for i in range(n)])
+
+
+def _spent(url: str) -> Decimal:
+    rows = httpx.get(f"{url}/api/v1/reports/cost", params={"by": "model"}).json()["rows"]
+    return sum((Decimal(r["cost_usd"]) for r in rows), Decimal(0))
+
+
+def test_concurrent_burst_never_overspends(gw_settings):
+    app = create_app(gw_settings, GatewayConfig.model_validate(_config()))
+    with serve(app) as url:
+        responses = asyncio.run(_burst([url]))
+        app.state.writer.flush(10)
+        spent = _spent(url)
+    ok = [r for r in responses if r.status_code == 200]
+    refused = [r for r in responses if r.status_code == 402]
+    assert len(ok) + len(refused) == 200 and refused
+    assert spent <= LIMIT
+    assert spent == 16 * len(ok)  # every admitted call, streamed ones included, is in the spend
+    err = refused[0].json()["error"]
+    assert (err["code"], err["scope"], err["limit"]) == ("budget_exceeded", "global", "800")
+    assert Decimal(err["spent"]) <= LIMIT and err["resets_at"].endswith("+00:00")
+
+
+def test_request_whose_worst_case_exceeds_the_per_request_maximum_is_refused(gw_settings):
+    app = create_app(gw_settings, GatewayConfig.model_validate(_config(max_request_usd="100")))
+    with serve(app) as url:
+        ok = httpx.post(f"{url}/v1/chat/completions", json={"model": "paid", "max_tokens": 50,
+                                                            "messages": [{"role": "user", "content": "x"}]})
+        big = httpx.post(f"{url}/v1/chat/completions", json={"model": "paid", "max_tokens": 500,
+                                                             "messages": [{"role": "user", "content": "x"}]})
+        uncapped = httpx.post(f"{url}/v1/chat/completions", json={"model": "paid",
+                                                                  "messages": [{"role": "user", "content": "x"}]})
+    assert ok.status_code == 200
+    assert big.status_code == 402 and big.json()["error"]["scope"] == "request"
+    assert uncapped.status_code == 402  # no max_tokens: capped at 4096 for the worst case, which is too dear
+
+
+def test_two_processes_sharing_redis_never_overspend(tmp_path):
+    prefix = f"resumeopt-test:{uuid.uuid4().hex[:8]}:"
+    cfg = tmp_path / "gateway.yaml"
+    cfg.write_text(yaml.safe_dump(_config()))
+    procs, urls = [], []
+    try:
+        for i in range(2):
+            port = free_port()
+            env = {**os.environ, "RESUMEOPT_STATE_BACKEND": "redis", "RESUMEOPT_REDIS_PREFIX": prefix,
+                   "RESUMEOPT_DATA_DIR": str(tmp_path / f"replica{i}")}
+            procs.append(subprocess.Popen([sys.executable, "-m", "resumeopt.cli", "gateway", "--config", str(cfg),
+                                           "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            wait_for(lambda u=url: _healthy(u), timeout=60, what=f"replica {url}", interval=0.2)
+        responses = asyncio.run(_burst(urls))
+        admitted = sum(r.status_code == 200 for r in responses)
+        # the replicas' writers batch rows: poll (with a deadline) until every admitted call is in
+        wait_for(lambda: sum((_spent(u) for u in urls), Decimal(0)) == 16 * admitted, timeout=15,
+                 what="all admitted calls in the replicas' stores", interval=0.2)
+        spent = sum((_spent(u) for u in urls), Decimal(0))
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(15)
+        import redis
+
+        r = redis.Redis()
+        keys = list(r.scan_iter(f"{prefix}*"))
+        if keys:
+            r.delete(*keys)
+    assert {r.status_code for r in responses} == {200, 402}
+    assert spent <= LIMIT
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.parametrize(("now", "period", "tz", "start", "resets"), [
+    ("2026-03-31T23:30:00+00:00", "day", "Europe/Berlin", "2026-04-01", "2026-04-02T00:00:00+02:00"),
+    ("2026-03-29T12:00:00+00:00", "day", "Europe/Berlin", "2026-03-29", "2026-03-30T00:00:00+02:00"),  # DST day
+    ("2026-12-31T23:59:00-05:00", "month", "America/New_York", "2026-12-01", "2027-01-01T00:00:00-05:00"),
+    ("2026-02-10T00:00:00+00:00", "month", "UTC", "2026-02-01", "2026-03-01T00:00:00+00:00"),
+])
+def test_periods_follow_the_calendar_in_the_time_zone(now, period, tz, start, resets):
+    w = window(Budget(period=period, limit_usd=1), datetime.fromisoformat(now).astimezone(UTC), tz)
+    assert w.key == f"global:{period}:{start}"
+    assert w.resets.isoformat() == resets
