@@ -185,12 +185,16 @@ class ChatService:
         policy = self.policy.budget
         if not policy.budgets and policy.max_request_usd is None:
             return
-        if not (body.get("max_tokens") or body.get("max_completion_tokens")):
+        embedding = "input" in body and "messages" not in body
+        if not embedding and not (body.get("max_tokens") or body.get("max_completion_tokens")):
             # Without a cap the worst case is unbounded: cap it, so the reservation is a true bound.
             body["max_tokens"] = policy.default_max_tokens
         # A BPE token is at least ~2 characters in practice: chars/2 over-reserves, never under.
-        prompt = sum(len(str(m.get("content") or "")) for m in body.get("messages", [])) // 2 + 16
-        completion = int(body.get("max_tokens") or body.get("max_completion_tokens")) * int(body.get("n") or 1)
+        text = str(body["input"]) if embedding else "".join(
+            str(m.get("content") or "") for m in body.get("messages", []))
+        prompt = len(text) // 2 + 16
+        completion = 0 if embedding else int(body.get("max_tokens") or body.get("max_completion_tokens")) * int(
+            body.get("n") or 1)
         worst = max((call_cost(d, prompt, completion) for d in self._candidates(ctx.alias)), default=Decimal(0))
         ctx.held = await self.budget.reserve(worst, datetime.fromtimestamp(self._clock(), UTC))
 

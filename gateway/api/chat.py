@@ -57,14 +57,18 @@ async def embeddings(request: Request):
     started = time.perf_counter()
     service: ChatService = request.app.state.chat
     service.admit()
+    ctx = None
     try:
         body = validate_embedding_body(await read_body(request, request.app.state.settings.max_body_bytes))
         ctx = _context(request, service, body, started)
         await service.throttle(ctx, estimate_tokens(str(body["input"])))
+        await service.reserve_budget(body, ctx)
         answer, rec = await service.embed(body, ctx)
         return _json(answer, ctx, rec)
     finally:
         service.release()
+        if ctx is not None:
+            await service.release_budget(ctx)
 
 
 @router.get("/v1/models")

@@ -131,3 +131,15 @@ def test_periods_follow_the_calendar_in_the_time_zone(now, period, tz, start, re
     w = window(Budget(period=period, limit_usd=1), datetime.fromisoformat(now).astimezone(UTC), tz)
     assert w.key == f"global:{period}:{start}"
     assert w.resets.isoformat() == resets
+
+
+def test_embeddings_spend_the_budget_too(gw_settings):
+    cfg = _config()
+    cfg["policy"]["budget"]["budgets"][0]["limit_usd"] = "0.01"
+    cfg["models"][0]["deployments"][0]["price"] = {"input_per_mtok": 100, "output_per_mtok": 0}
+    app = create_app(gw_settings, GatewayConfig.model_validate(cfg))
+    with serve(app) as url:
+        small = httpx.post(f"{url}/v1/embeddings", json={"model": "paid", "input": "python"})
+        big = httpx.post(f"{url}/v1/embeddings", json={"model": "paid", "input": "x" * 40_000})
+    assert small.status_code == 200
+    assert big.status_code == 402 and big.json()["error"]["code"] == "budget_exceeded"
