@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import aiohttp
 from fastapi import FastAPI
 
 from gateway.api import admin, chat, health, reports
 from gateway.breaker import MemoryBreakers, RedisBreakers
-from gateway.budgets import MemoryBudgets, RedisBudgets
+from gateway.budgets import MemoryBudgets, RedisBudgets, seed_from_store
 from gateway.cache import MemoryCache, RedisCache
 from gateway.ratelimit import MemoryLimiter, RedisLimiter
 from gateway.chat import ChatService
@@ -19,6 +20,7 @@ from gateway.errors import install_handlers
 from gateway.modes import Modes
 from gateway.providers.registry import build_providers
 from gateway.settings import GatewaySettings
+from gateway.store import queries
 from gateway.store.client import Store
 from gateway.store.writer import TelemetryWriter
 
@@ -44,6 +46,9 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
                                                                        keepalive_timeout=4),
                                         timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False)
         breakers, cache, limiter, budgets, redis = _shared_state(settings, config)
+        if isinstance(budgets, MemoryBudgets) and config.policy.budget.budgets:
+            seed_from_store(budgets, config.policy.budget, lambda start: queries.cost_since(store, start),
+                            datetime.now(UTC))
         app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes(),
                                      cache=cache, limiter=limiter, budgets=budgets)
         try:

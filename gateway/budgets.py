@@ -100,6 +100,10 @@ class MemoryBudgets:
     async def spent(self, key: str) -> Decimal:
         return self._spent.get(key, Decimal(0))
 
+    def seed(self, key: str, spent: Decimal) -> None:
+        """Start a window from what the store already recorded (in-process spend dies with the process)."""
+        self._spent[key] = spent
+
 
 # Amounts travel as integer nano-dollars: Lua numbers are doubles, and sums of doubles drift.
 _NANO = Decimal("1e9")
@@ -159,6 +163,14 @@ class Held:
     keys: list[tuple[str, int]]  # (window key, ttl)
     amount: Decimal
     settled: bool = False
+
+
+def seed_from_store(budgets: MemoryBudgets, policy: BudgetPolicy, spent_since, now: datetime) -> None:
+    """After a restart, an in-process ledger starts at what `model_calls` recorded in each current
+    window, so a restart never resets a budget. `spent_since(start)` sums cost from `start` to now."""
+    for budget in policy.budgets:
+        w = window(budget, now, policy.time_zone)
+        budgets.seed(w.key, spent_since(w.starts))
 
 
 class BudgetGuard:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from gateway.store.client import Store
@@ -23,6 +23,12 @@ def cost_report(store: Store, by: str, start: date | None, end: date | None) -> 
         {"start": start or date(1970, 1, 1), "end": end or date(2999, 12, 31)},
     )
     return [_money(r) for r in rows]
+
+
+def cost_since(store: Store, start: datetime) -> Decimal:
+    rows = store.query("SELECT sum(cost_usd) AS cost FROM {db}.model_calls FINAL WHERE ts >= {start:DateTime64(3)}",
+                       {"start": start.astimezone(UTC).replace(tzinfo=None)})
+    return Decimal(rows[0]["cost"] or 0)
 
 
 def usage_for_request(store: Store, request_id: str) -> dict:

@@ -143,3 +143,18 @@ def test_embeddings_spend_the_budget_too(gw_settings):
         big = httpx.post(f"{url}/v1/embeddings", json={"model": "paid", "input": "x" * 40_000})
     assert small.status_code == 200
     assert big.status_code == 402 and big.json()["error"]["code"] == "budget_exceeded"
+
+
+def test_a_restart_does_not_reset_an_in_process_budget(gw_settings):
+    config = GatewayConfig.model_validate(_config())
+    body = {"model": "paid", "max_tokens": 32, "messages": [{"role": "user", "content": "x"}]}
+    app = create_app(gw_settings, config)
+    with serve(app) as url:
+        first = [httpx.post(f"{url}/v1/chat/completions", json=body).status_code for _ in range(60)]
+        app.state.writer.flush(10)
+    # $800 at $16 a call, $32 reserved for each: the 50th would need $784 + $32 > $800
+    assert first.count(200) == 49 and first[-1] == 402
+    restarted = create_app(gw_settings, config)  # same store, fresh process state
+    with serve(restarted) as url:
+        again = httpx.post(f"{url}/v1/chat/completions", json=body)
+    assert again.status_code == 402 and Decimal(again.json()["error"]["spent"]) == 16 * 49
