@@ -5,22 +5,16 @@ limit, what is spent and when it resets; periods follow the calendar in the conf
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
-import yaml
 
 from gateway.app import create_app
 from gateway.budgets import Budget, window
 from gateway.config import GatewayConfig
-from gateway.local_model import free_port
-from tests.support import serve, wait_for
+from tests.support import gateway_replicas, serve, wait_for
 
 LIMIT = Decimal(800)  # $16 a request (16 output tokens at $1 each): about 50 requests
 
@@ -79,46 +73,15 @@ def test_request_whose_worst_case_exceeds_the_per_request_maximum_is_refused(gw_
 
 
 def test_two_processes_sharing_redis_never_overspend(tmp_path):
-    prefix = f"resumeopt-test:{uuid.uuid4().hex[:8]}:"
-    cfg = tmp_path / "gateway.yaml"
-    cfg.write_text(yaml.safe_dump(_config()))
-    procs, urls = [], []
-    try:
-        for i in range(2):
-            port = free_port()
-            env = {**os.environ, "RESUMEOPT_STATE_BACKEND": "redis", "RESUMEOPT_REDIS_PREFIX": prefix,
-                   "RESUMEOPT_DATA_DIR": str(tmp_path / f"replica{i}")}
-            procs.append(subprocess.Popen([sys.executable, "-m", "resumeopt.cli", "gateway", "--config", str(cfg),
-                                           "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
-            urls.append(f"http://127.0.0.1:{port}")
-        for url in urls:
-            wait_for(lambda u=url: _healthy(u), timeout=60, what=f"replica {url}", interval=0.2)
+    with gateway_replicas(_config(), tmp_path) as urls:
         responses = asyncio.run(_burst(urls))
         admitted = sum(r.status_code == 200 for r in responses)
         # the replicas' writers batch rows: poll (with a deadline) until every admitted call is in
         wait_for(lambda: sum((_spent(u) for u in urls), Decimal(0)) == 16 * admitted, timeout=15,
                  what="all admitted calls in the replicas' stores", interval=0.2)
         spent = sum((_spent(u) for u in urls), Decimal(0))
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(15)
-        import redis
-
-        r = redis.Redis()
-        keys = list(r.scan_iter(f"{prefix}*"))
-        if keys:
-            r.delete(*keys)
     assert {r.status_code for r in responses} == {200, 402}
     assert spent <= LIMIT
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.mark.parametrize(("now", "period", "tz", "start", "resets"), [

@@ -16,7 +16,7 @@ from gateway.chat import CallContext
 from gateway.config import GatewayConfig
 from gateway.telemetry import Attribution
 from tests.gateway.upstreams import echo_upstream
-from tests.support import serve, wait_for
+from tests.support import clear_redis_prefix, serve, wait_for
 
 BASE = {"model": "echo", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0, "top_p": 1.0,
         "seed": 1, "max_tokens": 20, "stop": ["END"], "n": 1,
@@ -158,12 +158,7 @@ def test_redis_backend_is_shared_between_replicas(gw_settings, monkeypatch):
             other = _post(b, BASE)
     assert (first.headers["x-resumeopt-cache"], other.headers["x-resumeopt-cache"]) == ("miss", "hit")
     assert other.content == first.content
-    import redis
-
-    r = redis.Redis()
-    keys = list(r.scan_iter(f"{prefix}*"))
-    if keys:
-        r.delete(*keys)
+    clear_redis_prefix(prefix)
 
 
 def test_entries_expire_after_their_ttl():
