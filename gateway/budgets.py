@@ -76,8 +76,6 @@ class BudgetStore(Protocol):
 
     async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None: ...
 
-    async def spent(self, key: str) -> Decimal: ...
-
 
 class MemoryBudgets:
     """In-process: one event loop, no await between check and reserve, so it is atomic as it stands."""
@@ -96,9 +94,6 @@ class MemoryBudgets:
     async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None:
         self._reserved[key] = self._reserved.get(key, Decimal(0)) - reserved
         self._spent[key] = self._spent.get(key, Decimal(0)) + actual
-
-    async def spent(self, key: str) -> Decimal:
-        return self._spent.get(key, Decimal(0))
 
     def seed(self, key: str, spent: Decimal) -> None:
         """Start a window from what the store already recorded (in-process spend dies with the process)."""
@@ -128,7 +123,7 @@ class RedisBudgets:
     """Shared by every replica. Unlike breakers, budgets fail closed: a Redis outage refuses spend."""
 
     def __init__(self, redis, prefix: str):
-        self._redis, self._prefix = redis, prefix + "budget:"
+        self._prefix = prefix + "budget:"
         self._reserve = redis.register_script(_RESERVE)
         self._settle = redis.register_script(_SETTLE)
 
@@ -146,10 +141,6 @@ class RedisBudgets:
         except (RedisError, OSError, TimeoutError) as exc:
             log.error("budget settle failed (%s) for %s: %s reserved stays held until expiry",
                       type(exc).__name__, key, reserved)
-
-    async def spent(self, key: str) -> Decimal:
-        raw = await self._redis.hget(self._prefix + key, "spent")
-        return Decimal(int(raw or 0)) / _NANO
 
 
 def _nano(x: Decimal) -> int:

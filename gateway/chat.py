@@ -26,7 +26,7 @@ from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError, from_upstream, json_object
 from gateway.modes import Modes
 from gateway.pricing import call_cost
-from gateway.providers.base import Provider, UpstreamError, Usage, estimate_tokens
+from gateway.providers.base import Provider, UpstreamError, Usage, estimate_tokens, prompt_text
 from gateway.retry import RETRYABLE, backoff_s, classify
 from gateway.routing import LatencyTracker, Router
 from gateway.streaming import StreamTally, sse_error, sse_event
@@ -190,8 +190,7 @@ class ChatService:
             # Without a cap the worst case is unbounded: cap it, so the reservation is a true bound.
             body["max_tokens"] = policy.default_max_tokens
         # A BPE token is at least ~2 characters in practice: chars/2 over-reserves, never under.
-        text = str(body["input"]) if embedding else "".join(
-            str(m.get("content") or "") for m in body.get("messages", []))
+        text = str(body["input"]) if embedding else prompt_text(body)
         prompt = len(text) // 2 + 16
         completion = 0 if embedding else int(body.get("max_tokens") or body.get("max_completion_tokens")) * int(
             body.get("n") or 1)
@@ -444,7 +443,7 @@ class ChatService:
 
 def worst_case_tokens(body: dict) -> int:
     """Prompt (estimated) plus every completion the request may produce."""
-    prompt = "".join(str(m.get("content") or "") for m in body.get("messages", []))
+    prompt = prompt_text(body)
     completion = body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
     return estimate_tokens(prompt) + int(completion) * int(body.get("n") or 1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from gateway.errors import GatewayError
-from gateway.providers.base import Usage, estimate_tokens
+from gateway.providers.base import Usage, estimate_tokens, prompt_text
 
 
 def sse_event(chunk: dict) -> bytes:
@@ -45,6 +45,6 @@ class StreamTally:
             return self._reported
         # Servers without a usage chunk (llama.cpp) send one token per content chunk; the prompt side
         # is estimated. Never 0 for a call that produced text: a $0 stream would never hit a budget.
-        prompt = "".join(str(m.get("content") or "") for m in self._body.get("messages", []))
+        prompt = prompt_text(self._body)
         output = max(self._content_chunks, estimate_tokens("".join(self._text)))
         return Usage(estimate_tokens(prompt), output, estimated=True)

@@ -38,9 +38,6 @@ class PlatformClient:
     def post_scores(self, scores: list[dict]) -> None:
         self._json(self._http.post("/api/v1/scores", json={"scores": scores}))
 
-    def get(self, path: str, **params) -> dict[str, Any]:
-        return self._json(self._http.get(path, params={k: v for k, v in params.items() if v is not None}))
-
     def close(self) -> None:
         self._http.close()
 

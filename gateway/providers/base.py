@@ -59,6 +59,11 @@ def usage_from(body: dict) -> Usage | None:
     return Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
 
 
+def prompt_text(body: dict) -> str:
+    """The text of a chat request's messages, for estimates when an upstream reports no usage."""
+    return "".join(str(m.get("content") or "") for m in body.get("messages", []))
+
+
 def estimate_tokens(text: str) -> int:
     """~4 characters per token for English (OpenAI's rule of thumb); used only when upstream is silent."""
     return max(1, (len(text) + 3) // 4) if text else 0

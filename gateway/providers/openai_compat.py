@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import orjson
 
-from gateway.providers.base import Completion, UpstreamError, Usage, estimate_tokens, usage_from
+from gateway.providers.base import Completion, UpstreamError, Usage, estimate_tokens, prompt_text, usage_from
 from gateway.telemetry import TRACEPARENT
 
 # Bound on one upstream response body: a provider that answers without end must not exhaust memory.
@@ -126,6 +126,6 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _estimated_usage(request: dict, data: dict) -> Usage:
-    prompt = "".join(str(m.get("content") or "") for m in request.get("messages", []))
+    prompt = prompt_text(request)
     answer = "".join(str((c.get("message") or {}).get("content") or "") for c in data.get("choices", []))
     return Usage(estimate_tokens(prompt), estimate_tokens(answer), estimated=True)

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.providers.base import Completion, UpstreamError, Usage, estimate_tokens
+from gateway.providers.base import Completion, UpstreamError, Usage, estimate_tokens, prompt_text
 
 Fault = Literal["http_500", "http_503", "http_429", "timeout", "connection_reset", "malformed", "stream_cut",
                 "context_window", "content_policy"]
@@ -117,7 +117,7 @@ class SimulatedProvider:
         return None
 
     def _usage(self, body: dict) -> Usage:
-        prompt = "".join(str(m.get("content") or "") for m in body.get("messages", []))
+        prompt = prompt_text(body)
         n = min(self.spec.completion_tokens, int(body.get("max_tokens") or self.spec.completion_tokens))
         return Usage(estimate_tokens(prompt), n)
 
