@@ -15,14 +15,21 @@ def platform_url() -> str:
     return os.environ.get("RESUMEOPT_PLATFORM_URL", "http://127.0.0.1:8400").rstrip("/")
 
 
+def _headers() -> dict[str, str]:
+    """The dashboard reads with the key it was started with (`resumeopt up` passes an admin key; a
+    deployment gives it a `finance` or `engineer` key): the platform applies that key's role."""
+    key = os.environ.get("RESUMEOPT_API_KEY")
+    return {"authorization": f"Bearer {key}"} if key else {}
+
+
 def get(path: str, **params: Any) -> dict[str, Any]:
     resp = httpx.get(platform_url() + path, params={k: v for k, v in params.items() if v is not None},
-                     timeout=TIMEOUT_S)
+                     timeout=TIMEOUT_S, headers=_headers())
     resp.raise_for_status()
     return resp.json()
 
 
 def get_text(path: str, **params: Any) -> str:
-    resp = httpx.get(platform_url() + path, params=params, timeout=TIMEOUT_S)
+    resp = httpx.get(platform_url() + path, params=params, timeout=TIMEOUT_S, headers=_headers())
     resp.raise_for_status()
     return resp.text

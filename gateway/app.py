@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiohttp
 from fastapi import FastAPI
 
 from gateway.api import admin, chat, health, reports
+from gateway.auth.gate import Authenticator
+from gateway.auth.keys import KeyRegistry
+from gateway.auth.tokens import JwtVerifier
 from gateway.breaker import MemoryBreakers, RedisBreakers
-from gateway.budgets import MemoryBudgets, RedisBudgets, seed_from_store
+from gateway.budgets import MemoryBudgets, RedisBudgets
 from gateway.cache import MemoryCache, RedisCache
 from gateway.ratelimit import MemoryLimiter, RedisLimiter
 from gateway.chat import ChatService
 from gateway.config import GatewayConfig
 from gateway.errors import install_handlers
+from gateway.governance import Governance
+from gateway.limits import ScopeLimits
+from gateway.pii import install_log_scrubber
 from gateway.modes import Modes
 from gateway.providers.registry import build_providers
 from gateway.settings import GatewaySettings
 from gateway.store import queries
 from gateway.store.client import Store
+from gateway.store.registry import Registry
 from gateway.store.writer import TelemetryWriter
 
 log = logging.getLogger("resumeopt.gateway")
@@ -29,12 +38,22 @@ log = logging.getLogger("resumeopt.gateway")
 
 def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     """The gateway app. `config` must already have managed local deployments pointed at a server."""
+    install_log_scrubber()
     store = Store(settings.resolved_store_dsn(), settings.store_database)
     applied = store.migrate()
     if applied:
         log.info("store migrations applied: %s", ", ".join(applied))
     writer = TelemetryWriter(store, settings.writer_batch_size, settings.writer_flush_interval_s,
                              settings.writer_max_pending)
+    keys, limits = KeyRegistry(store), Registry(store, "limits", ScopeLimits)
+    keys.load()
+    limits.load()
+    jwt = JwtVerifier(config.auth.jwt) if config.auth.jwt else None
+    auth = Authenticator(settings.auth, settings.admin_key, keys, jwt)
+
+    def spent_since(scope: str, start: datetime):
+        writer.flush(timeout=5)  # calls of this scope may still sit in the writer's batch
+        return queries.cost_since(store, start, scope)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -46,14 +65,13 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
                                                                        keepalive_timeout=4),
                                         timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False)
         breakers, cache, limiter, budgets, redis = _shared_state(settings, config)
-        if isinstance(budgets, MemoryBudgets) and config.policy.budget.budgets:
-            seed_from_store(budgets, config.policy.budget, lambda start: queries.cost_since(store, start),
-                            datetime.now(UTC))
-        app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes(),
-                                     cache=cache, limiter=limiter, budgets=budgets)
+        gov = Governance(config, cache, limiter, budgets, time.time, limits, spent_since)
+        app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes(), gov=gov)
+        refresher = asyncio.create_task(_refresh(settings.auth_refresh_s, keys, limits))
         try:
             yield
         finally:
+            refresher.cancel()
             await session.close()
             if redis is not None:
                 await redis.aclose()
@@ -64,10 +82,24 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     app = FastAPI(title="resumeopt gateway", version="0.1.0", lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings, app.state.store, app.state.writer = settings, store, writer
+    app.state.auth, app.state.keys, app.state.limits = auth, keys, limits
     install_handlers(app)
-    for r in (chat.router, health.router, reports.router, admin.router):
+    for r in (chat.router, health.router, reports.router, admin.router, admin.me_router):
         app.include_router(r)
     return app
+
+
+async def _refresh(every_s: float, *registries) -> None:
+    """Keys and limits changed on another replica reach this one within `every_s`. A failed reload keeps
+    what is loaded (a store outage must not lock every caller out)."""
+    while True:
+        await asyncio.sleep(every_s)
+        for registry in registries:
+            try:
+                await asyncio.to_thread(registry.load)
+            except Exception as exc:
+                log.warning("reloading %s from the store failed (%s): keeping the loaded set",
+                            type(registry).__name__, type(exc).__name__)
 
 
 def _shared_state(settings: GatewaySettings, config: GatewayConfig):

@@ -8,13 +8,17 @@ were overspent under concurrency (#34732, #40095) because they checked spend and
 here the check and the reservation are one step (one Lua script in Redis; no await in-process).
 
 Periods are calendar-aligned in the configured time zone: a daily budget resets at local midnight,
-a monthly one on the 1st. Scopes are strings: `global` now; key, user and team scopes plug in with
-identities.
+a monthly one on the 1st. Scopes are strings: `global`, `team:<id>`, `user:<id>`, `key:<id>`.
+
+A window's ledger starts from what `model_calls` already recorded in it (once per window per process,
+"set if absent"), so neither a restart nor a budget added mid-period resets what was spent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,7 +34,7 @@ Period = Literal["day", "month"]
 
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scope: str = Field("global", description="`global` (key/user/team scopes come with identities)")
+    scope: str = Field("global", description="`global`, `team:<id>`, `user:<id>` or `key:<id>`")
     period: Period = "day"
     limit_usd: Decimal = Field(gt=0)
     mode: Literal["hard", "soft"] = Field("hard", description="hard refuses with 402; soft only logs")
@@ -47,6 +51,7 @@ class BudgetPolicy(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Window:
     key: str            # budget id: scope, period and the period's start
+    scope: str
     starts: datetime
     resets: datetime
 
@@ -61,7 +66,7 @@ def window(budget: Budget, now: datetime, tz: str) -> Window:
         end = (start + timedelta(days=32)).replace(day=1)
     # Aware arithmetic in the same zone is wall-clock arithmetic, so a DST change inside the period
     # still ends it at local midnight.
-    return Window(f"{budget.scope}:{budget.period}:{start.date().isoformat()}", start, end)
+    return Window(f"{budget.scope}:{budget.period}:{start.date().isoformat()}", budget.scope, start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,9 @@ class BudgetStore(Protocol):
     async def reserve(self, key: str, amount: Decimal, limit: Decimal, ttl_s: int) -> Reservation: ...
 
     async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None: ...
+
+    async def seed(self, key: str, spent: Decimal, ttl_s: int) -> None:
+        """Start a window's spend at `spent` unless the window already has a ledger."""
 
 
 class MemoryBudgets:
@@ -95,9 +103,8 @@ class MemoryBudgets:
         self._reserved[key] = self._reserved.get(key, Decimal(0)) - reserved
         self._spent[key] = self._spent.get(key, Decimal(0)) + actual
 
-    def seed(self, key: str, spent: Decimal) -> None:
-        """Start a window from what the store already recorded (in-process spend dies with the process)."""
-        self._spent[key] = spent
+    async def seed(self, key: str, spent: Decimal, ttl_s: int) -> None:
+        self._spent.setdefault(key, spent)
 
 
 # Amounts travel as integer nano-dollars: Lua numbers are doubles, and sums of doubles drift.
@@ -123,7 +130,7 @@ class RedisBudgets:
     """Shared by every replica. Unlike breakers, budgets fail closed: a Redis outage refuses spend."""
 
     def __init__(self, redis, prefix: str):
-        self._prefix = prefix + "budget:"
+        self._redis, self._prefix = redis, prefix + "budget:"
         self._reserve = redis.register_script(_RESERVE)
         self._settle = redis.register_script(_SETTLE)
 
@@ -134,6 +141,13 @@ class RedisBudgets:
             log.error("budget state unavailable (%s): refusing spend on %s", type(exc).__name__, key)
             return Reservation(False, Decimal(0), limit)
         return Reservation(bool(int(ok)), Decimal(int(used)) / _NANO, limit)
+
+    async def seed(self, key: str, spent: Decimal, ttl_s: int) -> None:
+        try:  # HSETNX: the first replica to open the window seeds it; later ones change nothing
+            if await self._redis.hsetnx(self._prefix + key, "spent", _nano(spent)):
+                await self._redis.expire(self._prefix + key, ttl_s)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.error("budget seed failed (%s) for %s", type(exc).__name__, key)
 
     async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None:
         try:
@@ -156,33 +170,30 @@ class Held:
     settled: bool = False
 
 
-def seed_from_store(budgets: MemoryBudgets, policy: BudgetPolicy, spent_since, now: datetime) -> None:
-    """After a restart, an in-process ledger starts at what `model_calls` recorded in each current
-    window, so a restart never resets a budget. `spent_since(start)` sums cost from `start` to now."""
-    for budget in policy.budgets:
-        w = window(budget, now, policy.time_zone)
-        budgets.seed(w.key, spent_since(w.starts))
+SpentSince = Callable[[str, datetime], Decimal]  # (scope, window start) -> cost recorded since
 
 
 class BudgetGuard:
-    """Applies the configured budgets to one request: reserve its worst case, settle its actual cost."""
+    """Applies budgets to one request: reserve its worst case, settle its actual cost."""
 
-    def __init__(self, policy: BudgetPolicy, store: BudgetStore):
-        self.policy, self._store = policy, store
+    def __init__(self, policy: BudgetPolicy, store: BudgetStore, spent_since: SpentSince | None = None):
+        self.policy, self._store, self._spent_since = policy, store, spent_since
+        self._seeded: dict[str, asyncio.Future] = {}
 
-    async def reserve(self, worst_usd: Decimal, now: datetime) -> Held:
+    async def reserve(self, worst_usd: Decimal, now: datetime, budgets: list[Budget],
+                      max_request_usd: Decimal | None) -> Held:
         from gateway.errors import GatewayError
 
-        p = self.policy
-        if p.max_request_usd is not None and worst_usd > p.max_request_usd:
+        if max_request_usd is not None and worst_usd > max_request_usd:
             raise GatewayError(402, "budget_exceeded", f"This request may cost up to ${worst_usd:.6f}, more than "
                                f"the per-request maximum; lower max_tokens", "budget_exceeded",
-                               extra={"scope": "request", "limit": str(p.max_request_usd), "spent": "0",
+                               extra={"scope": "request", "limit": str(max_request_usd), "spent": "0",
                                       "resets_at": None})
         held = Held([], worst_usd)
-        for budget in p.budgets:
-            w = window(budget, now, p.time_zone)
+        for budget in budgets:
+            w = window(budget, now, self.policy.time_zone)
             ttl = int((w.resets - now).total_seconds()) + 86_400  # keep a day past reset for reports
+            await self._seed(w, ttl)
             limit = budget.limit_usd if budget.mode == "hard" else Decimal("1e15")
             got = await self._store.reserve(w.key, worst_usd, limit, ttl)
             if not got.ok:
@@ -194,6 +205,25 @@ class BudgetGuard:
             if budget.mode == "soft" and got.spent > budget.limit_usd:
                 log.warning("soft budget %s exceeded: %s of %s", w.key, got.spent, budget.limit_usd)
         return held
+
+    async def _seed(self, w: Window, ttl: int) -> None:
+        """Once per window per process: start the ledger from the store. Concurrent first requests share
+        one query; the reservation after it has no await between check and take."""
+        if self._spent_since is None:
+            return
+        pending = self._seeded.get(w.key)
+        if pending is None:
+            pending = self._seeded[w.key] = asyncio.ensure_future(self._load_seed(w, ttl))
+        await pending
+
+    async def _load_seed(self, w: Window, ttl: int) -> None:
+        try:
+            spent = await asyncio.to_thread(self._spent_since, w.scope, w.starts)
+        except Exception as exc:  # store unreachable: enforce from here on, and try the seed again next time
+            log.error("cannot read past spend of %s (%s): its ledger starts without it", w.key, type(exc).__name__)
+            self._seeded.pop(w.key, None)
+            return
+        await self._store.seed(w.key, spent, ttl)
 
     async def settle(self, held: Held, actual_usd: Decimal) -> None:
         if held.settled:

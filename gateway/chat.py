@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.breaker import BreakerBackend, retry_after_header
-from gateway.budgets import BudgetGuard, BudgetStore, Held, MemoryBudgets
-from gateway.cache import CacheDirectives, Entry, MemoryCache, cache_key
-from gateway.ratelimit import DEFAULT_MAX_TOKENS, Limiter, MemoryLimiter, retry_after_s
+from gateway.auth.principal import ANONYMOUS, Principal
+from gateway.budgets import Held, MemoryBudgets
+from gateway.cache import CacheDirectives, Entry, MemoryCache
+from gateway.governance import Governance
+from gateway.limits import Limits
+from gateway.ratelimit import DEFAULT_MAX_TOKENS, MemoryLimiter
 from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError, from_upstream, json_object
 from gateway.modes import Modes
@@ -62,6 +64,12 @@ class CallContext:
     cache: str = "off"                  # off | hit | miss | bypass (x-resumeopt-cache)
     cache_key: str | None = None        # set when the answer should be stored
     held: Held | None = None            # budget reservation, settled when the call is recorded
+    principal: Principal = ANONYMOUS
+    limits: list[tuple[str, Limits]] = field(default_factory=list)   # the caller's scoped limits
+    log_mode: str = "off"               # prompt/completion logging for this call: off | redacted | full
+    redact_terms: tuple[str, ...] = ()  # names the caller declared (the resume's), removed when redacting
+    prompt: str = ""                    # set only when the call's logging mode keeps text
+    completion: str = ""
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -80,16 +88,15 @@ Op = Callable[[Provider, dict, float], Awaitable[Any]]
 class ChatService:
     def __init__(self, config: GatewayConfig, providers: dict[str, Provider], sink: Emitter,
                  breakers: BreakerBackend, modes: Modes | None = None,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None, cache=None,
-                 limiter: Limiter | None = None, budgets: BudgetStore | None = None):
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 gov: Governance | None = None):
         self._config = config
         self._providers = providers
         self._sink = sink
         self.breakers = breakers
         self.modes = modes or Modes()
-        self.cache = cache or MemoryCache(config.policy.cache.max_entries)
-        self.limiter = limiter or MemoryLimiter()
-        self.budget = BudgetGuard(config.policy.budget, budgets or MemoryBudgets())
+        self.gov = gov or Governance(config, MemoryCache(config.policy.cache.max_entries), MemoryLimiter(),
+                                     MemoryBudgets(), clock)
         self._clock = clock
         self._rng = rng or random.Random()
         self.latency = LatencyTracker()
@@ -128,81 +135,23 @@ class ChatService:
 
     async def cached(self, body: dict, ctx: CallContext, directives: CacheDirectives) -> Entry | None:
         """Look the request up in the response cache. On a hit the call is recorded (cost 0, cost saved)
-        and the stored bytes are the answer; on a miss `ctx.cache_key` says where to store it."""
-        alias = self._alias(ctx.alias)
-        policy = alias.cache or self.policy.cache
-        if not policy.enabled:
-            return None
-        if not directives.write:
-            ctx.cache = "bypass"  # no-store: neither read nor write
-            return None
-        namespace = "shared" if policy.shareable else f"team:{ctx.who.team}"
-        key = cache_key(namespace, alias.alias, body)
-        entry = await self.cache.get(key) if directives.read else None
-        fresh = entry is not None and (directives.max_age_s is None
-                                       or time.time() - entry.created <= directives.max_age_s)
-        if fresh:
-            ctx.cache = "hit"
+        and the stored bytes are the answer."""
+        entry = await self.gov.lookup(self._alias(ctx.alias), body, ctx, directives)
+        if entry is not None:
             rec = CallRecord(ctx.who, ctx.alias, entry.deployment, "cache", stream=bool(body.get("stream")),
                              cache_hit=True, cost_saved_usd=entry.cost_usd)
             self._finish(rec, ctx)
-            return entry
-        ctx.cache, ctx.cache_key = ("miss" if directives.read else "bypass"), key
-        return None
+        return entry
 
     async def remember(self, ctx: CallContext, payload: bytes, rec: CallRecord) -> None:
         """Store a successful answer under the key `cached` chose (nothing when it chose none)."""
-        if ctx.cache_key is None:
-            return
-        policy = self._config.alias(ctx.alias).cache or self.policy.cache
-        if len(payload) <= policy.max_entry_bytes:
-            await self.cache.set(ctx.cache_key, Entry(payload, time.time(), rec.cost_usd, rec.deployment),
-                                 policy.ttl_s)
+        await self.gov.remember(ctx, payload, rec)
 
     async def throttle(self, ctx: CallContext, worst_tokens: int) -> None:
-        """The alias's rate limits (requests, and tokens counted at their worst case, per minute):
-        429 + Retry-After past them."""
-        limit = self._alias(ctx.alias).rate_limit
-        if limit is None:
-            return
-        now = self._clock()
-        if limit.requests_per_minute:
-            verdict = await self.limiter.take(f"model:{ctx.alias}:rpm", limit.requests_per_minute,
-                                              limit.requests_burst_s, 1, now)
-            _refuse_unless(verdict.allowed, verdict.retry_after_s, "requests", ctx.alias)
-        if limit.tokens_per_minute:
-            worst = worst_tokens
-            if worst * 60 / limit.tokens_per_minute > max(limit.tokens_burst_s, 60 / limit.tokens_per_minute):
-                raise GatewayError(400, "request_exceeds_rate_limit",
-                                   f"This request may use {worst} tokens, more than '{ctx.alias}' allows at once; "
-                                   "lower max_tokens", param="max_tokens")
-            verdict = await self.limiter.take(f"model:{ctx.alias}:tpm", limit.tokens_per_minute,
-                                              limit.tokens_burst_s, worst, now)
-            _refuse_unless(verdict.allowed, verdict.retry_after_s, "tokens", ctx.alias)
+        await self.gov.throttle(self._alias(ctx.alias), ctx, worst_tokens)
 
     async def reserve_budget(self, body: dict, ctx: CallContext) -> None:
-        """Reserve the request's worst case against every budget, or refuse with 402."""
-        policy = self.policy.budget
-        if not policy.budgets and policy.max_request_usd is None:
-            return
-        embedding = "input" in body and "messages" not in body
-        if not embedding and not (body.get("max_tokens") or body.get("max_completion_tokens")):
-            # Without a cap the worst case is unbounded: cap it, so the reservation is a true bound.
-            body["max_tokens"] = policy.default_max_tokens
-        # A BPE token is at least ~2 characters in practice: chars/2 over-reserves, never under.
-        text = str(body["input"]) if embedding else prompt_text(body)
-        prompt = len(text) // 2 + 16
-        completion = 0 if embedding else int(body.get("max_tokens") or body.get("max_completion_tokens")) * int(
-            body.get("n") or 1)
-        worst = max((call_cost(d, prompt, completion) for d in self._candidates(ctx.alias)), default=Decimal(0))
-        ctx.held = await self.budget.reserve(worst, datetime.fromtimestamp(self._clock(), UTC))
-
-    def _candidates(self, alias: str) -> list[Deployment]:
-        """Every deployment that might serve the alias: its own and its fallback chains'. The worst case
-        is priced at the dearest of them."""
-        entry = self._config.alias(alias)
-        names = [alias] + [a for rule in entry.fallbacks for a in rule.to]
-        return [d for n in names for d in self._config.alias(n).deployments]
+        await self.gov.reserve(body, ctx)
 
     async def complete(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
         return await self._answer(body, ctx, lambda provider, b, timeout: provider.complete(b, timeout))
@@ -213,6 +162,8 @@ class ChatService:
     async def _answer(self, body: dict, ctx: CallContext, op: Op) -> tuple[dict, CallRecord]:
         """A whole-body answer (not a stream): run the attempt chain, record the call, rename the model."""
         dep, result = await self._run(body, ctx, op, hold_slot=False)
+        if ctx.log_mode != "off":
+            ctx.completion = completion_text(result.body)
         rec = self._record(ctx, dep, result.usage)
         await self._settle_budget(ctx, rec.cost_usd)
         result.body["model"] = ctx.alias
@@ -390,6 +341,8 @@ class ChatService:
         finally:
             self.in_flight[dep.name] -= 1
             self.release()  # the stream owned the request's slot from open_stream on
+            if ctx.log_mode != "off":
+                ctx.completion = tally.text()
             self._settle(rec, ctx, dep, tally.usage(), status, error_kind)
             # Settled from the final usage chunk, or the gateway's own count when there was none: a
             # stream is never $0 to the budget (LiteLLM #37923).
@@ -399,8 +352,7 @@ class ChatService:
         await self._settle_budget(ctx, Decimal(0))
 
     async def _settle_budget(self, ctx: CallContext, actual: Decimal) -> None:
-        if ctx.held is not None:
-            await self.budget.settle(ctx.held, actual)
+        await self.gov.settle(ctx, actual)
 
     def _alias(self, name: str) -> ModelAlias:
         entry = self._config.alias(name)
@@ -438,7 +390,15 @@ class ChatService:
         rec.latency_ms = total * 1000
         rec.overhead_ms = max(0.0, (total - ctx.upstream_s) * 1000) if not rec.stream else rec.overhead_ms
         rec.attempts, rec.fallbacks, rec.route = ctx.attempts, ctx.fallbacks, ctx.route
+        if ctx.log_mode != "off":
+            rec.prompt, rec.completion, rec.log = ctx.prompt, ctx.completion, (ctx.log_mode, ctx.redact_terms)
         self._sink.emit("model_calls", rec.row())
+
+
+def completion_text(body: dict) -> str:
+    """The text of a chat answer (every choice), or nothing for embeddings."""
+    parts = [(c.get("message") or {}).get("content") or "" for c in body.get("choices") or () if isinstance(c, dict)]
+    return "\n".join(p for p in parts if isinstance(p, str))
 
 
 def worst_case_tokens(body: dict) -> int:
@@ -446,12 +406,6 @@ def worst_case_tokens(body: dict) -> int:
     prompt = prompt_text(body)
     completion = body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
     return estimate_tokens(prompt) + int(completion) * int(body.get("n") or 1)
-
-
-def _refuse_unless(allowed: bool, wait_s: float, what: str, alias: str) -> None:
-    if not allowed:
-        raise GatewayError(429, "rate_limited", f"Rate limit for '{alias}' reached ({what} per minute)",
-                           "rate_limit_error", headers={"retry-after": retry_after_s(wait_s)})
 
 
 def _no_deployment(alias: str, why: str, wait: float | None = None) -> GatewayError:

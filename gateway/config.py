@@ -14,9 +14,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from gateway.auth.tokens import JwtSettings
 from gateway.breaker import BreakerPolicy
 from gateway.budgets import BudgetPolicy
 from gateway.cache import CachePolicy
+from gateway.limits import DEFAULT_PLANS, Limits, LogMode
 from gateway.providers.simulator import SimulatorSpec
 from gateway.ratelimit import RateLimit
 from gateway.retry import FALLBACK_ON, RetryPolicy
@@ -112,6 +114,15 @@ class GatewayPolicy(BaseModel):
     budget: BudgetPolicy = BudgetPolicy()
 
 
+class AuthConfig(BaseModel):
+    """Identities: plans (default limits of a key or a token's user), OIDC tokens, prompt logging."""
+
+    model_config = ConfigDict(extra="forbid")
+    jwt: JwtSettings | None = Field(None, description="accept OIDC bearer tokens from this issuer")
+    plans: dict[Literal["free", "basic", "premium"], Limits] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
+    prompt_logging: LogMode = Field("redacted", description="default per team: off | redacted | full")
+
+
 class LocalModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     served_name: str = "smollm2-135m"
@@ -125,6 +136,7 @@ class GatewayConfig(BaseModel):
     models: list[ModelAlias]
     local_model: LocalModel = LocalModel()
     policy: GatewayPolicy = GatewayPolicy()
+    auth: AuthConfig = AuthConfig()
     _by_alias: dict[str, ModelAlias] = PrivateAttr(default_factory=dict)
 
     @field_validator("models")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,11 @@ class GatewaySettings(BaseSettings):
         "memory", description="where breaker state lives: in-process, or Redis shared by every replica")
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = Field("resumeopt:", description="prefix of every key this platform writes")
+
+    auth: Literal["required", "off"] = Field(
+        "required", description="off: every caller is an anonymous admin (a private test rig, never production)")
+    admin_key: SecretStr | None = Field(None, description="bootstrap admin credential (RESUMEOPT_ADMIN_KEY)")
+    auth_refresh_s: float = Field(5.0, gt=0, description="how often keys and limits are reloaded from the store")
 
     def resolved_store_dsn(self) -> str:
         return self.store_dsn or f"chdb://{(self.data_dir / 'store').resolve()}"

@@ -40,6 +40,9 @@ class StreamTally:
         """A usage-only chunk goes to the client only if it asked for one (OpenAI's contract)."""
         return bool(chunk.get("choices")) or self._wants_usage
 
+    def text(self) -> str:
+        return "".join(self._text)
+
     def usage(self) -> Usage:
         if self._reported is not None:
             return self._reported

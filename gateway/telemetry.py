@@ -29,8 +29,9 @@ class Attribution:
     job_id: str = ""
     agent: str = ""
     tool: str = ""
-    team: str = ""
+    team: str = ""                     # team, user and key come from the authenticated caller, never a header
     user_id: str = ""
+    key_id: str = ""
     prompt_name: str = ""
     prompt_version: str = ""
 
@@ -71,6 +72,9 @@ class CallRecord:
     attempts: int = 0
     fallbacks: int = 0
     route: str = ""
+    prompt: str = ""                   # kept per the team's logging mode; redacted in the writer's thread
+    completion: str = ""
+    log: tuple = ("off", ())           # (mode, names to redact)
     call_id: str = field(default_factory=new_id)
     ts: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -81,6 +85,7 @@ class CallRecord:
         return {
             "call_id": self.call_id, "ts": self.ts, "request_id": a.request_id, "trace_id": a.trace_id,
             "job_id": a.job_id, "agent": a.agent, "tool": a.tool, "team": a.team, "user_id": a.user_id,
+            "key_id": a.key_id,
             "model_alias": self.model_alias, "deployment": self.deployment, "provider": self.provider,
             "prompt_name": a.prompt_name, "prompt_version": a.prompt_version,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
@@ -90,6 +95,8 @@ class CallRecord:
             "retries": max(0, self.attempts - 1), "fallback_used": self.fallbacks > 0, "fallbacks": self.fallbacks,
             "attempts": self.attempts, "route": self.route, "overhead_ms": self.overhead_ms,
             "status": self.status, "http_status": self.http_status, "error_kind": self.error_kind,
+            "prompt": self.prompt, "completion": self.completion,
+            **({"_log": self.log} if self.log[0] != "off" else {}),  # redacted by the writer (logged_text)
         }
 
 
@@ -106,3 +113,16 @@ def _trace_id(traceparent: str | None) -> str:
     if len(parts) == 4 and len(parts[1]) == 32:
         return parts[1].lower()
     return ""
+
+
+def logged_text(row: dict) -> dict:
+    """A `model_calls` row's prompt and completion as the team's logging mode allows. Runs in the store
+    writer's thread, off the request path; the raw text never reaches the store under `redacted`."""
+    from gateway.pii import redact
+
+    mode, terms = row.pop("_log", ("off", ()))
+    if mode == "off":
+        row["prompt"] = row["completion"] = ""
+    elif mode == "redacted":
+        row["prompt"], row["completion"] = redact(row["prompt"], terms), redact(row["completion"], terms)
+    return row

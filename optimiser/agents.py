@@ -6,6 +6,8 @@ Every agent gets its own LLM client carrying attribution headers, so each of its
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -42,11 +44,13 @@ def prompt_set(label: str) -> dict[str, Prompt]:
 
 
 def run_crew(settings: OptimiserSettings, prompts: dict[str, Prompt], request_id: str,
-             inputs: dict[str, str]) -> CrewOutputs:
+             inputs: dict[str, str], personal: list[str] = ()) -> CrewOutputs:
     crewai = import_crewai()  # ~5 s import: only when a crew actually runs
     Agent, Crew, Process, Task = crewai.Agent, crewai.Crew, crewai.Process, crewai.Task
 
-    agents = {name: _agent(Agent, settings, p, request_id) for name, p in prompts.items()}
+    # The gateway redacts these from any prompt or completion it keeps (x-resumeopt-redact, never stored).
+    redact = base64.urlsafe_b64encode(json.dumps(list(personal)[:50]).encode()).decode().rstrip("=")
+    agents = {name: _agent(Agent, settings, p, request_id, redact) for name, p in prompts.items()}
     tasks = [
         Task(description=p.task.description, expected_output=p.task.expected_output, agent=agents[name])
         for name, p in prompts.items()
@@ -60,7 +64,7 @@ def run_crew(settings: OptimiserSettings, prompts: dict[str, Prompt], request_id
     return CrewOutputs(*texts)
 
 
-def _agent(agent_cls, settings: OptimiserSettings, prompt: Prompt, request_id: str):
+def _agent(agent_cls, settings: OptimiserSettings, prompt: Prompt, request_id: str, redact: str):
     llm = import_crewai().LLM(
         model=f"openai/{prompt.model.alias}",
         base_url=settings.gateway_url.rstrip("/") + "/v1",
@@ -71,7 +75,7 @@ def _agent(agent_cls, settings: OptimiserSettings, prompt: Prompt, request_id: s
         max_retries=0,  # retries belong to the gateway, which knows what is safe to retry
         default_headers={
             "x-request-id": request_id, "x-agent": prompt.name,
-            "x-prompt-name": prompt.name, "x-prompt-version": prompt.version,
+            "x-prompt-name": prompt.name, "x-prompt-version": prompt.version, "x-resumeopt-redact": redact,
         },
     )
     return agent_cls(role=prompt.agent.role, goal=prompt.agent.goal, backstory=prompt.agent.backstory,

@@ -16,9 +16,10 @@ class PlatformError(RuntimeError):
 
 
 class PlatformClient:
-    def __init__(self, url: str, timeout: float = 600.0):
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 600.0):
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def optimise(self, resume: str, job: str, resume_format: str | None = None,
                  progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
@@ -37,6 +38,10 @@ class PlatformClient:
 
     def post_scores(self, scores: list[dict]) -> None:
         self._json(self._http.post("/api/v1/scores", json={"scores": scores}))
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Any JSON endpoint (the admin API): the decoded body, or PlatformError with its code."""
+        return self._json(self._http.request(method, path, **kwargs))
 
     def close(self) -> None:
         self._http.close()

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from optimiser.agents import CrewOutputs, import_crewai, prompt_set, run_crew
 from optimiser.parsing import parse_job, parse_resume
 from optimiser.render import to_markdown
-from optimiser.resume import Job, Resume
+from optimiser.resume import Job, Resume, personal_terms
 from optimiser.settings import OptimiserSettings
 from optimiser.tools.grounding import check_grounding
 from optimiser.tools.matching import match
@@ -105,7 +105,7 @@ def _flow_class():
             self._progress("agents_started", {"agents": list(self._prompts)})
             try:
                 self.state.crew = run_crew(self._settings, self._prompts, self.state.request_id,
-                                           self._crew_inputs())
+                                           self._crew_inputs(), personal_terms(self.state.original))
             except Exception as exc:  # the model is optional: the deterministic result still ships
                 log.warning("agents failed for %s: %s", self.state.request_id, type(exc).__name__)
                 self.state.crew_error = _reason(exc)

@@ -209,3 +209,18 @@ class Job(BaseModel):
     company: str = ""
     description: str = ""
     skills: list[str] = Field(default_factory=list)
+
+
+def personal_terms(resume: Resume) -> list[str]:
+    """What identifies the person, as the resume declares it: names (theirs and their references'),
+    contact details and profile handles. The gateway removes these from any prompt or completion it
+    keeps; the pattern-based redaction there catches the same kinds of data when nobody declared them."""
+    b = resume.basics
+    names = [b.name or ""] + [r.name or "" for r in resume.references]
+    parts = [p.strip(".,") for n in names for p in n.split() if len(p.strip(".,")) >= 3]
+    terms = [*names, *parts, b.email or "", b.phone or "", b.url or ""]
+    if b.location is not None:
+        terms += [b.location.address or "", b.location.postalCode or ""]
+    for profile in b.profiles:
+        terms += [profile.username or "", profile.url or ""]
+    return sorted({t.strip() for t in terms if len(t.strip()) >= 3}, key=len, reverse=True)

@@ -5,6 +5,8 @@
     resumeopt gateway --config F ...     run the gateway alone
     resumeopt optimise --resume F --job F [--json]
     resumeopt eval run --dataset NAME
+    resumeopt keys create|list|revoke|rotate ...
+    resumeopt budgets list|limits|set|delete ...
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.store.client import StoreOpenError
+from optimiser.client import PlatformClient, PlatformError
 from resumeopt import env
 
 env.apply()
@@ -46,34 +49,43 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def platform_url(quiet: bool = False) -> Iterator[str]:
-    """A running platform: the configured one (RESUMEOPT_PLATFORM_URL), or an embedded one for this
-    command, started here and stopped on exit."""
+def platform_client(quiet: bool = False, model: bool = True) -> Iterator[PlatformClient]:
+    """A client of a running platform: the configured one (RESUMEOPT_PLATFORM_URL, with
+    RESUMEOPT_API_KEY or this machine's admin key), or an embedded one for this command, started here
+    and stopped on exit (`model=False`: without the local model, for commands that call none)."""
+    from optimiser.client import PlatformClient
+    from resumeopt.credentials import api_key
+
     configured = os.environ.get("RESUMEOPT_PLATFORM_URL")
     if configured:
-        yield configured
+        client = PlatformClient(configured, api_key(_data_dir()))
+        try:
+            yield client
+        finally:
+            client.close()
         return
     from resumeopt.platform import EmbeddedPlatform
 
-    platform = EmbeddedPlatform()
+    platform = EmbeddedPlatform(model=model)
     if not quiet:
-        _say(f"starting the platform (local model, gateway, store at {platform.gw.data_dir / 'store'}) ...")
+        what = "local model, gateway" if model else "gateway"
+        _say(f"starting the platform ({what}, store at {platform.gw.data_dir / 'store'}) ...")
     platform.start()
+    client = PlatformClient(platform.url, platform.admin_key)
     try:
-        yield platform.url
+        yield client
     finally:
+        client.close()
         platform.stop()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from evaluator.judges import judge_all
     from evaluator.runner import score_rows
-    from optimiser.client import PlatformClient
     from resumeopt import console as out
 
     started = time.perf_counter()
-    with platform_url() as url:
-        client = PlatformClient(url)
+    with platform_client() as client:
         _say(f"tailoring {SAMPLE_RESUME.relative_to(REPO)} to {SAMPLE_JOB.relative_to(REPO)}")
         result = _optimise_with_progress(client, SAMPLE_RESUME.read_text(), SAMPLE_JOB.read_text())
         scores = judge_all(result, {})
@@ -109,16 +121,16 @@ def _optimise_with_progress(client, resume: str, job: str, resume_format: str | 
 
 
 def cmd_optimise(args: argparse.Namespace) -> int:
-    from optimiser.client import PlatformClient, PlatformError
+    from optimiser.client import PlatformError
 
     resume, job = Path(args.resume).read_text(), Path(args.job).read_text()
     fmt = "json" if args.resume.endswith(".json") else None
-    with platform_url(quiet=args.json) as url:
+    with platform_client(quiet=args.json) as client:
         try:
             if args.json:
-                result = PlatformClient(url).optimise(resume, job, fmt)
+                result = client.optimise(resume, job, fmt)
             else:
-                result = _optimise_with_progress(PlatformClient(url), resume, job, fmt)
+                result = _optimise_with_progress(client, resume, job, fmt)
         except PlatformError as exc:
             print(json.dumps({"error": {"status": exc.status, "code": exc.code, "message": exc.message}}))
             return 1
@@ -135,17 +147,16 @@ def cmd_optimise(args: argparse.Namespace) -> int:
 def cmd_eval_run(args: argparse.Namespace) -> int:
     from evaluator.datasets import load_dataset
     from evaluator.runner import run_dataset
-    from optimiser.client import PlatformClient
     from resumeopt import console as out
 
     ds = load_dataset(args.dataset)
     rows: list[tuple[str, str, float, str]] = []
-    with platform_url() as url:
+    with platform_client() as client:
         def on_case(case, res):
             out.console.print(f"case {case.id}: done{' (degraded)' if res.degraded else ''}")
             rows.extend((case.id, s.name, s.value, s.comment) for s in res.scores)
 
-        report = run_dataset(PlatformClient(url), ds, on_case)
+        report = run_dataset(client, ds, on_case)
     title = f"eval run {report.run_id}: dataset {ds.name} ({ds.content_hash}), prompts {report.prompt_versions}"
     out.console.print(out.scores_table(title, rows))
     for name, mean in report.means().items():
@@ -184,7 +195,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     platform = EmbeddedPlatform(port=args.port)
     _say("starting the platform ...")
     platform.start()
-    dash = _start_dashboard(platform.url, args.dashboard_port)
+    dash = _start_dashboard(platform.url, args.dashboard_port, platform.admin_key)
     _say(f"platform: {platform.url}  (OpenAI-compatible gateway at {platform.url}/v1)")
     _say(f"dashboard: http://127.0.0.1:{args.dashboard_port}   — Ctrl-C to stop")
     stop = threading.Event()
@@ -202,10 +213,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_dashboard(platform: str, port: int) -> subprocess.Popen:
+def _start_dashboard(platform: str, port: int, key: str | None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
-    return subprocess.Popen(cmd, env={**os.environ, "RESUMEOPT_PLATFORM_URL": platform})
+    env = {**os.environ, "RESUMEOPT_PLATFORM_URL": platform, **({"RESUMEOPT_API_KEY": key} if key else {})}
+    return subprocess.Popen(cmd, env=env)
 
 
 def _data_dir() -> Path:
@@ -241,7 +253,19 @@ def _parser() -> argparse.ArgumentParser:
     run = ev.add_parser("run", help="run a golden dataset through the optimiser and judge it")
     run.add_argument("--dataset", required=True)
     run.set_defaults(func=cmd_eval_run)
+    from resumeopt import admin_cli
+
+    admin_cli.add_parsers(sub, _admin)
     return p
+
+
+def _admin(command, args: argparse.Namespace) -> int:
+    try:
+        with platform_client(quiet=True, model=False) as client:
+            return command(client, args)
+    except PlatformError as exc:
+        print(json.dumps({"error": {"status": exc.status, "code": exc.code, "message": exc.message}}), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

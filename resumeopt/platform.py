@@ -10,6 +10,7 @@ import threading
 import time
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from gateway.app import create_app
 from gateway.config import GatewayConfig, load_config
@@ -18,6 +19,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import queries
 from optimiser.api.optimise import Hooks, create_router
 from optimiser.settings import OptimiserSettings
+from resumeopt.credentials import ensure_admin_key
 
 log = logging.getLogger("resumeopt.platform")
 
@@ -38,9 +40,11 @@ class EmbeddedPlatform:
     """Start with `with EmbeddedPlatform(...) as p:`; `p.url` is the platform's base URL."""
 
     def __init__(self, gw: GatewaySettings | None = None, host: str = "127.0.0.1", port: int | None = None,
-                 config: GatewayConfig | None = None):
+                 config: GatewayConfig | None = None, model: bool = True):
         self.gw = gw or GatewaySettings()
         self.config = config or load_config(self.gw.config_path)
+        self.model = model  # False: no local model server (admin commands, which call no model)
+        self.admin_key: str | None = None
         self.host, self.port = host, port or free_port(host)
         self.local: LocalModelServer | None = None
         self._server: uvicorn.Server | None = None
@@ -59,8 +63,14 @@ class EmbeddedPlatform:
 
     def _start(self) -> EmbeddedPlatform:
         self.gw.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.gw.auth == "required":
+            if self.gw.admin_key is None:
+                self.gw = self.gw.model_copy(update={"admin_key": SecretStr(ensure_admin_key(self.gw.data_dir))})
+            self.admin_key = self.gw.admin_key.get_secret_value()
         config = self.config
-        if config.needs_local_server():
+        if config.needs_local_server() and not self.model:
+            config = config.with_local_base("http://127.0.0.1:9/v1")  # discard port: no model is called
+        elif config.needs_local_server():
             lm = config.local_model
             self.local = LocalModelServer(lm.served_name, lm.n_ctx, self.gw.data_dir / "logs" / "llama.log")
             config = config.with_local_base(self.local.start(lm.start_timeout_s))

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from resumeopt import env
 
@@ -17,6 +18,9 @@ from gateway.local_model import LocalModelServer  # noqa: E402
 from gateway.settings import GatewaySettings  # noqa: E402
 
 
+ADMIN_KEY = "test-admin-" + uuid.uuid4().hex
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("resumeopt-data")
@@ -24,9 +28,19 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def gw_settings(data_dir) -> GatewaySettings:
-    """Settings with a database of this test's own (same chDB path for the whole session)."""
+    """Settings with a database of this test's own (same chDB path for the whole session).
+
+    Authentication is off here: these tests are about routing, resilience, cache and store, and every
+    caller is the anonymous admin. tests/gateway/test_auth.py and test_governance.py turn it on
+    (`secured` below) and test identities, roles and scoped limits over the same real stack."""
     return GatewaySettings(data_dir=data_dir, store_database=f"t_{uuid.uuid4().hex[:10]}",
-                           writer_flush_interval_s=0.05)
+                           writer_flush_interval_s=0.05, auth="off")
+
+
+@pytest.fixture
+def secured(gw_settings) -> GatewaySettings:
+    """The production setting: every endpoint but /healthz needs a key or token; ADMIN_KEY bootstraps."""
+    return gw_settings.model_copy(update={"auth": "required", "admin_key": SecretStr(ADMIN_KEY)})
 
 
 @pytest.fixture(scope="session")

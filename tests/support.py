@@ -46,9 +46,11 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 
 
 @contextlib.contextmanager
-def gateway_replicas(config: dict, workdir: Path, n: int = 2) -> Iterator[list[str]]:
+def gateway_replicas(config: dict, workdir: Path, n: int = 2, env: dict | None = None) -> Iterator[list[str]]:
     """`n` real `resumeopt gateway` processes sharing Redis state under a prefix of their own (each with
-    its own chDB store, as chDB allows one process per path); the prefix's keys are removed after."""
+    its own chDB store, as chDB allows one process per path); the prefix's keys are removed after.
+    Authentication is off unless `env` sets RESUMEOPT_AUTH (as the `gw_settings` fixture does)."""
+    extra = {"RESUMEOPT_AUTH": "off", **(env or {})}
     prefix = f"resumeopt-test:{uuid.uuid4().hex[:8]}:"
     path = workdir / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -56,10 +58,10 @@ def gateway_replicas(config: dict, workdir: Path, n: int = 2) -> Iterator[list[s
     try:
         for i in range(n):
             port = free_port()
-            env = {**os.environ, "RESUMEOPT_STATE_BACKEND": "redis", "RESUMEOPT_REDIS_PREFIX": prefix,
-                   "RESUMEOPT_DATA_DIR": str(workdir / f"replica{i}")}
+            proc_env = {**os.environ, "RESUMEOPT_STATE_BACKEND": "redis", "RESUMEOPT_REDIS_PREFIX": prefix,
+                        "RESUMEOPT_DATA_DIR": str(workdir / f"replica{i}"), **extra}
             procs.append(subprocess.Popen([sys.executable, "-m", "resumeopt.cli", "gateway", "--config", str(path),
-                                           "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                                           "--port", str(port)], env=proc_env, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:

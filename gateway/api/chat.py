@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import orjson
@@ -9,9 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from gateway.api.deps import ServiceDep, read_body
+from gateway.auth.gate import RoleGate, allow, declare
+from gateway.auth.principal import Principal
 from gateway.cache import CacheDirectives, Entry
 from gateway.chat import CallContext, ChatService, validate_chat_body, validate_embedding_body, worst_case_tokens
-from gateway.providers.base import estimate_tokens
+from gateway.providers.base import estimate_tokens, prompt_text
 from gateway.errors import GatewayError
 from gateway.ids import new_span_id
 from gateway.telemetry import TRACEPARENT, Attribution, CallRecord
@@ -20,18 +23,20 @@ router = APIRouter()
 
 # Longest deadline a client may ask for: bounds how long one request can hold a slot.
 MAX_CLIENT_DEADLINE_S = 600.0
+MODEL_CALLERS = RoleGate(("admin", "engineer", "consumer"))  # finance reads reports, it calls no model
 
 
-@router.post("/v1/chat/completions")
+@router.post("/v1/chat/completions", **declare(MODEL_CALLERS))
 async def chat_completions(request: Request):
     # The hot path: no dependency injection, orjson out (each measurably cheaper, tests/perf).
     started = time.perf_counter()
+    principal = await MODEL_CALLERS(request)
     service: ChatService = request.app.state.chat
     service.admit()
     streaming, ctx = False, None
     try:
         body = validate_chat_body(await read_body(request, request.app.state.settings.max_body_bytes))
-        ctx = _context(request, service, body, started)
+        ctx = _context(request, service, body, started, principal)
         hit = await service.cached(body, ctx, CacheDirectives.parse(request.headers.get("cache-control")))
         if hit is not None:
             return _replay(hit, bool(body.get("stream")), ctx)
@@ -52,15 +57,16 @@ async def chat_completions(request: Request):
                 await service.release_budget(ctx)  # a no-op unless an exception skipped the settle
 
 
-@router.post("/v1/embeddings")
+@router.post("/v1/embeddings", **declare(MODEL_CALLERS))
 async def embeddings(request: Request):
     started = time.perf_counter()
+    principal = await MODEL_CALLERS(request)
     service: ChatService = request.app.state.chat
     service.admit()
     ctx = None
     try:
         body = validate_embedding_body(await read_body(request, request.app.state.settings.max_body_bytes))
-        ctx = _context(request, service, body, started)
+        ctx = _context(request, service, body, started, principal)
         await service.throttle(ctx, estimate_tokens(str(body["input"])))
         await service.reserve_budget(body, ctx)
         answer, rec = await service.embed(body, ctx)
@@ -71,14 +77,15 @@ async def embeddings(request: Request):
             await service.release_budget(ctx)
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", **allow("admin", "engineer", "consumer"))
 async def list_models(service: ServiceDep):
     now = int(time.time())
     data = [{"id": a, "object": "model", "created": now, "owned_by": "resumeopt"} for a in service.live_aliases()]
     return {"object": "list", "data": data}
 
 
-def _context(request: Request, service: ChatService, body: dict, started: float) -> CallContext:
+def _context(request: Request, service: ChatService, body: dict, started: float,
+             principal: Principal) -> CallContext:
     headers = request.headers
     client_deadline = _deadline_s(headers.get("x-resumeopt-timeout-ms"))
     deadline_s = client_deadline or service.policy.default_deadline_s
@@ -86,9 +93,30 @@ def _context(request: Request, service: ChatService, body: dict, started: float)
     if tier not in (None, "draft", "final"):
         raise GatewayError(400, "invalid_request", "x-resumeopt-tier must be 'draft' or 'final'")
     who = Attribution.from_headers(headers)
+    who.team, who.user_id, who.key_id = principal.team, principal.user_id, principal.key_id
     TRACEPARENT.set(f"00-{who.trace_id}-{new_span_id()}-01")  # our span: parent of the upstream's
-    return CallContext(who=who, alias=body["model"], deadline=time.monotonic() + deadline_s, tier=tier,
-                       wait_for_recovery=client_deadline is not None, started=started)
+    ctx = CallContext(who=who, alias=body["model"], deadline=time.monotonic() + deadline_s, tier=tier,
+                      wait_for_recovery=client_deadline is not None, started=started, principal=principal,
+                      limits=service.gov.scoped(principal))
+    ctx.log_mode = service.gov.prompt_logging(principal)
+    if ctx.log_mode != "off":
+        ctx.prompt = str(body["input"]) if "messages" not in body else prompt_text(body)
+        ctx.redact_terms = _redact_terms(headers.get("x-resumeopt-redact"))
+    return ctx
+
+
+def _redact_terms(raw: str | None) -> tuple[str, ...]:
+    """`x-resumeopt-redact`: base64url of a JSON list of names to remove from logged text (the optimiser
+    sends the resume's). Used for redaction only, never stored; a malformed value is a 400."""
+    if not raw:
+        return ()
+    try:
+        terms = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise GatewayError(400, "invalid_request", "x-resumeopt-redact must be base64url of a JSON list") from None
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise GatewayError(400, "invalid_request", "x-resumeopt-redact must be base64url of a JSON list")
+    return tuple(t[:200] for t in terms[:50])
 
 
 def _deadline_s(raw: str | None) -> float | None:

@@ -6,11 +6,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import ServiceDep, StoreDep, WriterDep
+from gateway.auth.gate import public
 
 router = APIRouter()
 
 
-@router.get("/healthz")
+@router.get("/healthz", **public())
 def healthz(store: StoreDep, writer: WriterDep, service: ServiceDep):
     try:
         store.query("SELECT 1")

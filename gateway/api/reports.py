@@ -16,43 +16,60 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import StoreDep, WriterDep
+from gateway.auth.gate import PrincipalDep, allow, team_filter
+from gateway.auth.principal import Principal
+from gateway.errors import GatewayError
 from gateway.store import queries
+from gateway.store.client import Store
 
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get("/reports/cost")
-def cost(store: StoreDep, by: Literal["model", "deployment", "day", "agent", "team", "user"] = "model",
+@router.get("/reports/cost", **allow("admin", "finance", "engineer"))
+def cost(store: StoreDep, principal: PrincipalDep,
+         by: Literal["model", "deployment", "day", "agent", "team", "user"] = "model",
          start: date | None = Query(None, alias="from"), end: date | None = Query(None, alias="to"),
+         team: str | None = Query(None, max_length=128, description="admin and finance: one team; others: their own"),
          format: Literal["json", "csv"] = "json"):
-    rows = queries.cost_report(store, by, start, end)
+    rows = queries.cost_report(store, by, start, end, team_filter(principal, team))
     if format == "csv":
         return Response(_csv(rows, ["key", "calls", "input_tokens", "output_tokens", "cost_usd", "errors",
                                     "avg_latency_ms"]), media_type="text/csv")
     return {"by": by, "rows": rows}
 
 
-@router.get("/reports/quality")
+@router.get("/reports/quality", **allow("admin", "engineer"))
 def quality(store: StoreDep):
     return {"rows": queries.quality_report(store)}
 
 
-@router.get("/requests/{request_id}/usage")
-def usage(request_id: str, store: StoreDep, writer: WriterDep):
-    writer.flush(timeout=10)  # read-your-writes: rows of this request may still be in the batch
+ANY_ROLE = allow("admin", "engineer", "finance", "consumer")
+
+
+@router.get("/requests/{request_id}/usage", **ANY_ROLE)
+def usage(request_id: str, store: StoreDep, writer: WriterDep, principal: PrincipalDep):
+    _own_request(store, writer, principal, request_id)
     return queries.usage_for_request(store, request_id)
 
 
-@router.get("/requests/{request_id}/calls")
-def calls(request_id: str, store: StoreDep, writer: WriterDep):
-    writer.flush(timeout=10)
+@router.get("/requests/{request_id}/calls", **ANY_ROLE)
+def calls(request_id: str, store: StoreDep, writer: WriterDep, principal: PrincipalDep):
+    _own_request(store, writer, principal, request_id)
     return {"rows": queries.calls_for_request(store, request_id)}
 
 
-@router.get("/requests/{request_id}/scores")
-def request_scores(request_id: str, store: StoreDep, writer: WriterDep):
-    writer.flush(timeout=10)
+@router.get("/requests/{request_id}/scores", **ANY_ROLE)
+def request_scores(request_id: str, store: StoreDep, writer: WriterDep, principal: PrincipalDep):
+    _own_request(store, writer, principal, request_id)
     return {"rows": queries.scores_for(store, request_id)}
+
+
+def _own_request(store: Store, writer, principal: Principal, request_id: str) -> None:
+    """Read-your-writes (rows of this request may still be in the batch), then: a caller outside the
+    request's team gets 404, the same answer as for a request that does not exist."""
+    writer.flush(timeout=10)
+    if not principal.cross_team and principal.team not in (queries.request_teams(store, request_id) or {principal.team}):
+        raise GatewayError(404, "request_not_found", "No such request")
 
 
 class ScoreIn(BaseModel):
@@ -73,7 +90,7 @@ class ScoresIn(BaseModel):
     scores: list[ScoreIn] = Field(min_length=1, max_length=10_000)
 
 
-@router.post("/scores", status_code=202)
+@router.post("/scores", status_code=202, **allow("admin", "engineer"))
 def post_scores(payload: ScoresIn, writer: WriterDep):
     now = datetime.now(UTC)
     for s in payload.scores:

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from gateway.pii import scrub
+
 ErrorKind = Literal["connect", "timeout", "http_status", "malformed", "stream_cut"]
 
 
@@ -31,6 +33,7 @@ class UpstreamError(Exception):
 
     def __init__(self, kind: ErrorKind, message: str, status: int | None = None,
                  retry_after: float | None = None):
+        message = scrub(message)  # upstreams echo credentials ("Incorrect API key provided: sk-…")
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -11,24 +11,37 @@ COST_GROUPS = {"model": "model_alias", "deployment": "deployment", "day": "toStr
                "agent": "agent", "team": "team", "user": "user_id"}
 
 
-def cost_report(store: Store, by: str, start: date | None, end: date | None) -> list[dict]:
+def cost_report(store: Store, by: str, start: date | None, end: date | None, team: str | None = None) -> list[dict]:
     key = COST_GROUPS[by]
+    where = "AND team = {team:String}" if team is not None else ""
     rows = store.query(
         f"SELECT {key} AS key, count() AS calls, sum(input_tokens) AS input_tokens, "
         "sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd, "
         "countIf(status != 'ok') AS errors, round(avg(latency_ms), 1) AS avg_latency_ms "
         "FROM {db}.model_calls FINAL "
-        "WHERE toDate(ts) >= {start:Date} AND toDate(ts) <= {end:Date} "
+        f"WHERE toDate(ts) >= {{start:Date}} AND toDate(ts) <= {{end:Date}} {where} "
         "GROUP BY key ORDER BY key",
-        {"start": start or date(1970, 1, 1), "end": end or date(2999, 12, 31)},
+        {"start": start or date(1970, 1, 1), "end": end or date(2999, 12, 31), "team": team or ""},
     )
     return [_money(r) for r in rows]
 
 
-def cost_since(store: Store, start: datetime) -> Decimal:
-    rows = store.query("SELECT sum(cost_usd) AS cost FROM {db}.model_calls FINAL WHERE ts >= {start:DateTime64(3)}",
-                       {"start": start.astimezone(UTC).replace(tzinfo=None)})
+SCOPE_COLUMNS = {"team": "team", "user": "user_id", "key": "key_id"}
+
+
+def cost_since(store: Store, start: datetime, scope: str = "global") -> Decimal:
+    """What a budget scope (`global`, `team:<id>`, `user:<id>`, `key:<id>`) spent since `start`."""
+    kind, _, value = scope.partition(":")
+    where = f"AND {SCOPE_COLUMNS[kind]} = {{value:String}}" if kind in SCOPE_COLUMNS else ""
+    rows = store.query("SELECT sum(cost_usd) AS cost FROM {db}.model_calls FINAL "
+                       f"WHERE ts >= {{start:DateTime64(3)}} {where}",
+                       {"start": start.astimezone(UTC).replace(tzinfo=None), "value": value})
     return Decimal(rows[0]["cost"] or 0)
+
+
+def request_teams(store: Store, request_id: str) -> set[str]:
+    rows = store.query("SELECT DISTINCT team FROM {db}.model_calls WHERE request_id = {rid:String}", {"rid": request_id})
+    return {r["team"] for r in rows}
 
 
 def usage_for_request(store: Store, request_id: str) -> dict:

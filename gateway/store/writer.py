@@ -16,14 +16,17 @@ import time
 from collections import defaultdict
 
 from gateway.store.client import Store
+from gateway.telemetry import logged_text
 
 log = logging.getLogger("resumeopt.store.writer")
 
 
 class TelemetryWriter:
     def __init__(self, store: Store, batch_size: int = 500, flush_interval_s: float = 0.5,
-                 max_pending: int = 100_000):
+                 max_pending: int = 100_000, prepare: dict | None = None):
         self._store = store
+        # per table: row -> row, run here, off the request path
+        self._prepare = prepare if prepare is not None else {"model_calls": logged_text}
         self._batch_size = batch_size
         self._interval = flush_interval_s
         self._queue: queue.Queue[tuple[str, dict]] = queue.Queue(maxsize=max_pending)
@@ -84,7 +87,8 @@ class TelemetryWriter:
     def _write(self, batch: list[tuple[str, dict]]) -> None:
         by_table: dict[str, list[dict]] = defaultdict(list)
         for table, row in batch:
-            by_table[table].append(row)
+            prepare = self._prepare.get(table)
+            by_table[table].append(prepare(row) if prepare else row)
         backoff = 0.1
         while True:
             try:

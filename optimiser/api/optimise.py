@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.api.deps import read_body
+from gateway.auth.gate import PrincipalDep, allow
 from gateway.errors import GatewayError, json_object
 from optimiser.flow import OptimiseInput, run_optimisation
 from optimiser.parsing import ResumeParseError
@@ -39,13 +40,16 @@ class Hooks:
 def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/v1/optimise")
-    async def optimise(request: Request):
+    @router.post("/v1/optimise", **allow("admin", "engineer", "consumer"))
+    async def optimise(request: Request, principal: PrincipalDep):
         limit = settings.max_resume_bytes + settings.max_job_bytes + 4096
         payload = _parse(await read_body(request, limit))
+        # The agents' model calls go out under the caller's own credential, so its budgets, limits
+        # and team (cache namespace, logging mode, cost reports) apply to them.
+        run = settings.model_copy(update={"gateway_api_key": principal.token or settings.gateway_api_key})
         if "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(_events(settings, hooks, payload), media_type="text/event-stream")
-        result = await _run(settings, hooks, payload, lambda *_: None)
+            return StreamingResponse(_events(run, hooks, payload), media_type="text/event-stream")
+        result = await _run(run, hooks, payload, lambda *_: None)
         return JSONResponse(result, headers={"x-request-id": payload.request_id})
 
     return router

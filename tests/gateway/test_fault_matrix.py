@@ -52,7 +52,7 @@ def gateway(tmp_path_factory):
     from gateway.settings import GatewaySettings
 
     settings = GatewaySettings(data_dir=tmp_path_factory.getbasetemp() / "resumeopt-data0",
-                               store_database="t_fault_matrix")
+                               store_database="t_fault_matrix", auth="off")
     config = GatewayConfig.model_validate({
         "default_alias": "healthy", "models": _scenarios(),
         "policy": {"retry": {"max_attempts": 3, "base_delay_s": 0.001, "max_delay_s": 0.05},

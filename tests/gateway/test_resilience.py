@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.config import GatewayConfig, ModelAlias
 from gateway.routing import LatencyTracker, Router
 from tests.gateway.upstreams import switchable_upstream
+from tests.conftest import ADMIN_KEY
 from tests.support import serve
 
 MSG = [{"role": "user", "content": "hi"}]
@@ -140,32 +141,35 @@ def test_open_breakers_answer_at_once_or_wait_for_the_probe_within_the_deadline(
             assert waited.status_code == 200
 
 
-def test_operator_modes_take_effect_at_once_and_are_audited(gw_settings):
-    app = _gateway(gw_settings, [
+def test_operator_modes_take_effect_at_once_and_are_audited(secured):
+    app = _gateway(secured, [
         {"alias": "a", "strategy": "cost", "deployments": [
             _sim("a1", price={"input_per_mtok": 0, "output_per_mtok": 0}),
             _sim("a2", price={"input_per_mtok": 1, "output_per_mtok": 1})],
          "fallbacks": [{"when": ["any"], "to": ["b"]}]},
         {"alias": "b", "deployments": [_sim("b1")]}])
+    admin = {"authorization": f"Bearer {ADMIN_KEY}"}
     with serve(app) as url:
-        assert _post(url, "a").headers["x-resumeopt-deployment"] == "a1"
-        put = httpx.put(f"{url}/admin/v1/deployments/a1/mode", json={"mode": "drain", "reason": "upgrade"},
-                        headers={"x-resumeopt-actor": "ops@example.com"})
-        assert put.json() == {"deployment": "a1", "before": "normal", "mode": "drain"}
-        assert _post(url, "a").headers["x-resumeopt-deployment"] == "a2"
-        httpx.put(f"{url}/admin/v1/aliases/a/mode", json={"mode": "force_fallback"})
-        forced = _post(url, "a")
+        def put(path: str, mode: str, **extra) -> httpx.Response:
+            return httpx.put(f"{url}/admin/v1/{path}/mode", json={"mode": mode, **extra}, headers=admin)
+
+        assert _post(url, "a", **admin).headers["x-resumeopt-deployment"] == "a1"
+        assert put("deployments/a1", "drain", reason="upgrade").json() == {
+            "deployment": "a1", "before": "normal", "mode": "drain"}
+        assert _post(url, "a", **admin).headers["x-resumeopt-deployment"] == "a2"
+        put("aliases/a", "force_fallback")
+        forced = _post(url, "a", **admin)
         assert forced.headers["x-resumeopt-deployment"] == "b1" and forced.headers["x-resumeopt-fallbacks"] == "1"
-        httpx.put(f"{url}/admin/v1/aliases/b/mode", json={"mode": "disabled"})
-        assert _post(url, "b").json()["error"]["code"] == "model_disabled"
-        assert httpx.put(f"{url}/admin/v1/deployments/zz/mode", json={"mode": "drain"}).status_code == 404
-        assert httpx.put(f"{url}/admin/v1/deployments/a1/mode", json={"mode": "off"}).status_code == 422
-        modes = httpx.get(f"{url}/admin/v1/modes").json()
+        put("aliases/b", "disabled")
+        assert _post(url, "b", **admin).json()["error"]["code"] == "model_disabled"
+        assert put("deployments/zz", "drain").status_code == 404
+        assert put("deployments/a1", "off").status_code == 422
+        modes = httpx.get(f"{url}/admin/v1/modes", headers=admin).json()
         assert modes["deployments"] == {"a1": "drain"} and modes["breakers"]["a2"] == "closed"
         app.state.writer.flush(10)
         audit = app.state.store.query("SELECT actor, action, target, before, after, reason FROM {db}.audit "
                                       "ORDER BY ts")
-    assert audit[0] == {"actor": "ops@example.com", "action": "deployment.mode", "target": "a1",
+    assert audit[0] == {"actor": "admin", "action": "deployment.mode", "target": "a1",
                         "before": '"normal"', "after": '"drain"', "reason": "upgrade"}
     assert [a["action"] for a in audit] == ["deployment.mode", "alias.mode", "alias.mode"]
 

@@ -1,0 +1,127 @@
+"""`resumeopt keys ...` and `resumeopt budgets ...`: the admin API from a terminal. Each command talks
+to the running platform (RESUMEOPT_PLATFORM_URL) or starts an embedded one without the model server;
+every change is audited by the platform, under the key the command presents."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+from optimiser.client import PlatformClient
+
+
+def _print(data, as_json: bool, table: Callable[[object], None] | None = None) -> None:
+    if as_json or table is None:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        table(data)
+
+
+def _keys_table(data) -> None:
+    from rich.table import Table
+
+    from resumeopt.console import console
+
+    t = Table("key id", "name", "team", "user", "role", "plan", "status", "expires", "created by")
+    for k in data["keys"]:
+        t.add_row(k["key_id"], k["name"], k["team"], k["user_id"], k["role"], k["plan"], k["status"],
+                  k["expires_at"] or "", k["created_by"])
+    console.print(t)
+
+
+def _budgets_table(data) -> None:
+    from rich.table import Table
+
+    from resumeopt.console import console
+
+    t = Table("scope", "period", "mode", "limit USD", "spent USD", "resets at")
+    for b in data["budgets"]:
+        t.add_row(b["scope"], b["period"], b["mode"], b["limit_usd"], b["spent_usd"], b["resets_at"])
+    console.print(t)
+
+
+def keys(client: PlatformClient, args: argparse.Namespace) -> int:
+    if args.action == "create":
+        body = {"name": args.name or f"{args.team}-{args.role}", "team": args.team, "role": args.role,
+                "plan": args.plan, "user_id": args.user or "", "reason": args.reason}
+        if args.expires_in_days:
+            body["expires_in_s"] = int(args.expires_in_days * 86_400)
+        created = client.call("POST", "/admin/v1/keys", json=body)
+        if args.json:
+            _print(created, True)
+        else:
+            print(f"key {created['key_id']} for team {created['team']} ({created['role']}, {created['plan']}):")
+            print(created["key"])
+            print("shown once: store it now", flush=True)
+    elif args.action == "list":
+        _print(client.call("GET", "/admin/v1/keys", params={"team": args.team} if args.team else None),
+               args.json, _keys_table)
+    elif args.action == "revoke":
+        _print(client.call("POST", f"/admin/v1/keys/{args.key_id}/revoke", json={"reason": args.reason}), True)
+    elif args.action == "rotate":
+        _print(client.call("POST", f"/admin/v1/keys/{args.key_id}/rotate",
+                           json={"grace_s": args.grace_s, "reason": args.reason}), True)
+    return 0
+
+
+LIMIT_FLAGS = {"day": "budget_day_usd", "month": "budget_month_usd", "mode": "budget_mode",
+               "max_request": "max_request_usd", "rpm": "requests_per_minute", "tpm": "tokens_per_minute",
+               "logging": "prompt_logging"}
+
+
+def budgets(client: PlatformClient, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        _print(client.call("GET", "/admin/v1/budgets"), args.json, _budgets_table)
+    elif args.action == "limits":
+        _print(client.call("GET", "/admin/v1/limits"), True)
+    elif args.action == "set":
+        body = {field: getattr(args, flag) for flag, field in LIMIT_FLAGS.items() if getattr(args, flag) is not None}
+        if not body:
+            raise SystemExit("budgets set: give at least one of --day --month --mode --max-request --rpm --tpm --logging")
+        _print(client.call("PUT", f"/admin/v1/limits/{args.scope}", json={**body, "reason": args.reason}), True)
+    elif args.action == "delete":
+        _print(client.call("DELETE", f"/admin/v1/limits/{args.scope}", params={"reason": args.reason}), True)
+    return 0
+
+
+def add_parsers(sub, run: Callable) -> None:
+    k = sub.add_parser("keys", help="virtual API keys").add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = k.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--team", required=True)
+    create.add_argument("--role", choices=["admin", "engineer", "finance", "consumer"], default="consumer")
+    create.add_argument("--plan", choices=["free", "basic", "premium"], default="free")
+    create.add_argument("--name")
+    create.add_argument("--user")
+    create.add_argument("--expires-in-days", type=float)
+    ls = k.add_parser("list", help="list keys (never their secrets)")
+    ls.add_argument("--team")
+    for action in ("revoke", "rotate"):
+        p = k.add_parser(action, help=f"{action} a key")
+        p.add_argument("key_id")
+        if action == "rotate":
+            p.add_argument("--grace-s", type=int, default=0, help="the old key keeps working this long")
+    for p in k.choices.values():
+        p.add_argument("--reason", default="")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=lambda a: run(keys, a))
+
+    b = sub.add_parser("budgets", help="budgets and limits per key, user, team or global").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    b.add_parser("list", help="every budget with its current spend")
+    b.add_parser("limits", help="limits set per scope, and the plans")
+    s = b.add_parser("set", help="set limits on a scope: global, team:ID, user:ID or key:ID")
+    s.add_argument("scope")
+    s.add_argument("--day", help="USD per day")
+    s.add_argument("--month", help="USD per month")
+    s.add_argument("--mode", choices=["hard", "soft"])
+    s.add_argument("--max-request", help="USD, the most one request may cost")
+    s.add_argument("--rpm", type=float, help="requests per minute")
+    s.add_argument("--tpm", type=float, help="tokens per minute")
+    s.add_argument("--logging", choices=["off", "redacted", "full"], help="team scope: prompt logging")
+    d = b.add_parser("delete", help="remove the limits of a scope")
+    d.add_argument("scope")
+    for p in b.choices.values():
+        p.add_argument("--reason", default="")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=lambda a: run(budgets, a))
