@@ -23,18 +23,18 @@ STREET = re.compile(rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){{1,4}}(?:{_ST
                     r"(?:,?\s+(?:Apt|Apartment|Suite|Unit|Flat)\.?\s*#?\w+)?")
 POSTCODE = re.compile(r"\b(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})\b")
 PROFILE = re.compile(
-    r"(?:https?://)?(?:www\.)?(?:linkedin\.com/(?:in|pub)|github\.com|gitlab\.com|twitter\.com|x\.com|"
-    r"facebook\.com|instagram\.com|medium\.com/@?|stackoverflow\.com/users|behance\.net|dribbble\.com|"
-    r"keybase\.io)/[\w./%-]+", re.IGNORECASE)
+    r"(?<![\w-])(?:https?://)?(?:www\.)?(?:linkedin\.com/(?:in|pub)|github\.com|gitlab\.com|twitter\.com|x\.com|"
+    r"facebook\.com|instagram\.com|medium\.com|stackoverflow\.com/users|behance\.net|dribbble\.com|"
+    r"keybase\.io)/@?[\w./%-]+", re.IGNORECASE)
 
 SECRETS = [
-    re.compile(r"\bro_[0-9a-f]{12}_[A-Za-z0-9_-]{43}\b"),                   # our virtual keys
+    re.compile(r"\bro_[0-9a-f]{12}_[A-Za-z0-9_-]{43}(?![\w-])"),            # our virtual keys
     re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"),                 # OpenAI / Anthropic
     re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),                     # JWTs
     re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),                            # AWS access key ids
-    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),                                # Google API keys
+    re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![\w-])"),                         # Google API keys
     re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{8,}"),
-    re.compile(r"(?i)\b(api[_-]?key|secret|password|token)(\s*[=:]\s*|\"\s*:\s*\")[^\s\",}]{6,}"),
+    re.compile(r"(?i)(?<![a-z0-9])(api[_-]?key|secret|password|token)(\s*[=:]\s*|\"\s*:\s*\")[^\s\",}]{6,}"),
 ]
 
 

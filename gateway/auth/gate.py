@@ -109,3 +109,19 @@ def team_filter(principal: Principal, requested: str | None = None) -> str | Non
     if requested and requested != principal.team:
         raise GatewayError(403, "forbidden", "You may only read your own team's data", "permission_error")
     return principal.team
+
+
+def declared_roles(app) -> list[tuple[str, str, list[str] | None]]:
+    """(method, path, roles) of every route, from the OpenAPI schema: the contract clients see."""
+    out = []
+    for path, ops in app.openapi()["paths"].items():
+        for method, op in ops.items():
+            out.append((method.upper(), path, op.get("x-roles")))
+    return sorted(out, key=lambda r: (r[1], r[0]))
+
+
+def role_table(app) -> str:
+    """The README's endpoint/role table, read from the routes' declarations."""
+    lines = ["| method | path | roles |", "|---|---|---|"]
+    lines += [f"| {m} | `{p}` | {', '.join(r or ['UNDECLARED'])} |" for m, p, r in declared_roles(app)]
+    return "\n".join(lines)

@@ -95,10 +95,11 @@ class KeyRegistry:
         return rec, raw
 
     def revoke(self, key_id: str, actor: str, at: datetime | None = None, reason: str = "") -> KeyRecord:
-        rec = self.get(key_id)
-        if rec.revoked_at is not None:
-            return rec  # idempotent: a second revoke changes nothing and writes nothing
-        new = rec.model_copy(update={"revoked_at": at or datetime.now(UTC)})
+        rec, when = self.get(key_id), at or datetime.now(UTC)
+        if rec.revoked_at is not None and rec.revoked_at <= when:
+            return rec  # idempotent: revoking a revoked key changes nothing and writes nothing
+        # (a key still in a rotation's grace period is revoked now: an explicit revoke cuts the grace)
+        new = rec.model_copy(update={"revoked_at": when})
         self.records.put(key_id, new, actor, "key.revoke", reason)
         return new
 

@@ -63,8 +63,9 @@ class JwtVerifier:
             raise GatewayError(401, "token_expired", "The bearer token has expired", "authentication_error") from None
         except jwt.InvalidTokenError as exc:
             raise _invalid(type(exc).__name__) from None
-        raw_roles = claims.get(cfg.roles_claim, [])
-        roles = frozenset(r for r in ([raw_roles] if isinstance(raw_roles, str) else raw_roles) if r in ROLES)
+        raw_roles = claims.get(cfg.roles_claim)  # a list of roles or one role; any other shape grants none
+        listed = [raw_roles] if isinstance(raw_roles, str) else raw_roles if isinstance(raw_roles, list) else []
+        roles = frozenset(r for r in listed if isinstance(r, str) and r in ROLES)
         team = claims.get(cfg.team_claim)
         if not roles or not isinstance(team, str) or not team:
             raise GatewayError(403, "forbidden", f"The token grants no role or team (claims "
