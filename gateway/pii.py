@@ -16,7 +16,8 @@ from collections.abc import Iterable
 EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 # A candidate phone number; kept only with at least 9 digits (or a leading +), so that date ranges
 # such as 2019-2021 and 2015-06-01 (8 digits) and metrics survive.
-PHONE = re.compile(r"(?<![\w/])(\+?\(?\d[\d\s().-]{6,}\d)(?![\w/])")
+PHONE = re.compile(r"(?<![\w/])(\+?\(?\d[\d \t().-]{6,}\d)(?![\w/])")
+ISO_DATE = re.compile(r"\b\d{4}-\d{1,2}(?:-\d{1,2})?\b")
 _STREET = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Square|Sq|"
            r"Terrace|Parkway|Pkwy|Highway|Hwy|Close|Crescent|Gardens|Row|Strasse|Straße|Mews")
 STREET = re.compile(rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){{1,4}}(?:{_STREET})\b\.?"
@@ -40,6 +41,8 @@ SECRETS = [
 
 def _phone(m: re.Match) -> str:
     text = m.group(1)
+    if ISO_DATE.search(text) and not text.startswith("+"):
+        return text  # 2015-06-01 - 2019-03-15 is a date range, not a number to call
     digits = sum(ch.isdigit() for ch in text)
     return "[PHONE]" if digits >= 9 or (text.startswith("+") and digits >= 7) else text
 
@@ -66,7 +69,7 @@ def name_terms(names: Iterable[str]) -> list[str]:
         if not name:
             continue
         out.append(name)
-        out += [part.strip(".,") for part in name.split() if len(part.strip(".,")) >= 3]
+        out += [part.strip(".,") for part in re.split(r"[\s-]+", name) if len(part.strip(".,")) >= 3]
     return out
 
 
@@ -83,12 +86,19 @@ def _secret(m: re.Match) -> str:
 
 
 _installed = False
+# Client libraries that log whole request bodies (prompts, resumes) at DEBUG: held at INFO whatever the
+# root level, so that turning on debug logging never writes a prompt to a log.
+BODY_LOGGERS = ("openai", "httpx", "httpcore", "LiteLLM", "litellm", "aiohttp.client", "urllib3")
 
 
 def install_log_scrubber() -> None:
     """Every log record, from any logger to any handler, has credentials scrubbed when it is created
     (a record factory: handler or logger filters miss handlers that libraries add later)."""
     global _installed
+    for name in BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
     if _installed:
         return
     _installed = True

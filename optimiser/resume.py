@@ -7,6 +7,7 @@ on every object, and scalar fields default to None so that
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -217,7 +218,7 @@ def personal_terms(resume: Resume) -> list[str]:
     keeps; the pattern-based redaction there catches the same kinds of data when nobody declared them."""
     b = resume.basics
     names = [b.name or ""] + [r.name or "" for r in resume.references]
-    parts = [p.strip(".,") for n in names for p in n.split() if len(p.strip(".,")) >= 3]
+    parts = [p.strip(".,") for n in names for p in re.split(r"[\s-]+", n) if len(p.strip(".,")) >= 3]
     terms = [*names, *parts, b.email or "", b.phone or "", b.url or ""]
     if b.location is not None:
         terms += [b.location.address or "", b.location.postalCode or ""]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Literal
 
 import httpx
 import jwt
@@ -31,9 +32,12 @@ class JwtSettings(BaseModel):
     roles_claim: str = "roles"
     team_claim: str = "team"
     plan_claim: str = "plan"
-    default_plan: str = "free"
+    default_plan: Literal["free", "basic", "premium"] = "free"
     jwks_cache_s: int = Field(300, ge=1)
     min_refetch_s: int = Field(30, ge=0)
+
+
+FAILED_RETRY_S = 2.0
 
 
 def _invalid(why: str) -> GatewayError:
@@ -44,7 +48,8 @@ class JwtVerifier:
     def __init__(self, cfg: JwtSettings):
         self.cfg = cfg
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched = 0.0
+        self._fetched = float("-inf")  # never fetched: the first token fetches, however young the clock
+        self._failed = float("-inf")   # last failed fetch: retried at most every FAILED_RETRY_S
         self._lock = asyncio.Lock()
 
     async def verify(self, token: str) -> Principal:
@@ -71,18 +76,24 @@ class JwtVerifier:
             raise GatewayError(403, "forbidden", f"The token grants no role or team (claims "
                                f"'{cfg.roles_claim}', '{cfg.team_claim}')", "permission_error")
         sub = str(claims["sub"])[:128]
-        return Principal("jwt", sub, team[:128], roles, user_id=sub,
-                         plan=str(claims.get(cfg.plan_claim, cfg.default_plan)), token=token)
+        plan = claims.get(cfg.plan_claim)
+        if plan not in ("free", "basic", "premium"):
+            plan = cfg.default_plan  # an unknown plan must not escape the default plan's limits
+        return Principal("jwt", sub, team[:128], roles, user_id=sub, plan=plan, token=token)
 
     async def _key(self, kid: str) -> jwt.PyJWK:
         now = time.monotonic()
-        if kid not in self._keys or now - self._fetched > self.cfg.jwks_cache_s:
+        if (kid not in self._keys or now - self._fetched > self.cfg.jwks_cache_s) \
+                and now - self._failed >= FAILED_RETRY_S:  # an issuer that is down is not hammered
             async with self._lock:
                 stale = now - self._fetched > self.cfg.jwks_cache_s
                 may_refetch = now - self._fetched >= self.cfg.min_refetch_s
                 if (kid not in self._keys and may_refetch) or stale:
                     await self._fetch()
         key = self._keys.get(kid)
+        if key is None and not self._keys:
+            raise GatewayError(503, "auth_unavailable", "The token issuer's keys cannot be fetched",
+                               "service_unavailable", headers={"retry-after": "5"})
         if key is None:
             raise _invalid("unknown signing key")
         return key
@@ -95,13 +106,15 @@ class JwtVerifier:
                 keys = resp.json()["keys"]
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             log.warning("JWKS fetch from %s failed: %s", self.cfg.jwks_url, type(exc).__name__)
+            self._failed = time.monotonic()
             if not self._keys:
                 raise GatewayError(503, "auth_unavailable", "The token issuer's keys cannot be fetched",
                                    "service_unavailable", headers={"retry-after": "5"}) from None
             return  # keep serving with the keys we have
         found = {}
         for k in keys:
-            if k.get("kty") == "RSA" and k.get("kid"):
+            if k.get("kty") == "RSA" and k.get("kid") and k.get("use", "sig") == "sig" \
+                    and k.get("alg", "RS256") == "RS256":
                 try:
                     found[k["kid"]] = jwt.PyJWK(k, algorithm="RS256")
                 except jwt.PyJWTError:

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from gateway.local_model import free_port
+from tests.perf.loadgen import BENCH_KEY
 from tests.perf.bench_gateway import PY, load, process
 
 
@@ -31,7 +32,8 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         stack.enter_context(process([PY, "-m", "tests.perf.fake_upstream", "--port", str(up)], f"http://127.0.0.1:{up}"))
         stack.enter_context(process([PY, "-m", "resumeopt.cli", "gateway", "--config", str(cfg), "--port", str(gw)],
-                                    f"http://127.0.0.1:{gw}", env={"RESUMEOPT_DATA_DIR": str(tmp / "data")}))
+                                    f"http://127.0.0.1:{gw}", env={"RESUMEOPT_DATA_DIR": str(tmp / "data"),
+                                                                 "RESUMEOPT_ADMIN_KEY": BENCH_KEY}))
         rows = {"direct (no gateway)": load(f"http://127.0.0.1:{up}", rate=a.rate, seconds=a.seconds),
                 "gateway, cache hit": load(f"http://127.0.0.1:{gw}", rate=a.rate, seconds=a.seconds)}
     print(f"{'target':22} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")

@@ -117,7 +117,7 @@ def main() -> None:
                                                 upstream)).pid)
         gw = stack.enter_context(process(
             [PY, "-m", "resumeopt.cli", "gateway", "--config", str(gw_cfg), "--port", str(gw_port)],
-            targets["resumeopt"], env={"RESUMEOPT_DATA_DIR": str(tmp / "data")}))
+            targets["resumeopt"], env={"RESUMEOPT_DATA_DIR": str(tmp / "data"), "RESUMEOPT_ADMIN_KEY": BENCH_KEY}))
         if not a.skip_litellm and LITELLM.exists():
             targets["litellm"] = f"http://127.0.0.1:{ll_port}"
             pids.append(stack.enter_context(process(

@@ -100,7 +100,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--total", type=int)
     p.add_argument("--stream", action="store_true")
+    p.add_argument("--key", default=BENCH_KEY, help="bearer credential sent with every request")
     a = p.parse_args()
+    HEADERS["authorization"] = f"Bearer {a.key}"
     try:
         import uvloop
 
