@@ -70,16 +70,18 @@ def window(budget: Budget, now: datetime, tz: str) -> Window:
 
 
 @dataclass(frozen=True, slots=True)
-class Reservation:
+class Reservations:
     ok: bool
-    spent: Decimal = Decimal(0)       # spent + reserved at the moment of refusal
-    limit: Decimal = Decimal(0)
+    refused: int = -1                              # index of the window that refused
+    spent: Decimal = Decimal(0)                    # its spent + reserved at the moment of refusal
+    after: tuple[Decimal, ...] = ()                # on success: each window's spent + reserved, this one included
 
 
 class BudgetStore(Protocol):
-    async def reserve(self, key: str, amount: Decimal, limit: Decimal, ttl_s: int) -> Reservation: ...
+    async def reserve(self, windows: list[tuple[str, Decimal, int]], amount: Decimal) -> Reservations:
+        """All or nothing: `amount` is reserved in every window (key, limit, ttl) or in none."""
 
-    async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None: ...
+    async def settle(self, windows: list[tuple[str, int]], reserved: Decimal, actual: Decimal) -> None: ...
 
     async def seed(self, key: str, spent: Decimal, ttl_s: int) -> None:
         """Start a window's spend at `spent` unless the window already has a ledger."""
@@ -92,16 +94,21 @@ class MemoryBudgets:
         self._spent: dict[str, Decimal] = {}
         self._reserved: dict[str, Decimal] = {}
 
-    async def reserve(self, key: str, amount: Decimal, limit: Decimal, ttl_s: int) -> Reservation:
-        used = self._spent.get(key, Decimal(0)) + self._reserved.get(key, Decimal(0))
-        if used + amount > limit:
-            return Reservation(False, used, limit)
-        self._reserved[key] = self._reserved.get(key, Decimal(0)) + amount
-        return Reservation(True, used + amount, limit)
+    async def reserve(self, windows: list[tuple[str, Decimal, int]], amount: Decimal) -> Reservations:
+        after = []
+        for i, (key, limit, _) in enumerate(windows):
+            used = self._spent.get(key, Decimal(0)) + self._reserved.get(key, Decimal(0))
+            if used + amount > limit:
+                return Reservations(False, i, used)
+            after.append(used + amount)
+        for key, _, _ in windows:
+            self._reserved[key] = self._reserved.get(key, Decimal(0)) + amount
+        return Reservations(True, after=tuple(after))
 
-    async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None:
-        self._reserved[key] = self._reserved.get(key, Decimal(0)) - reserved
-        self._spent[key] = self._spent.get(key, Decimal(0)) + actual
+    async def settle(self, windows: list[tuple[str, int]], reserved: Decimal, actual: Decimal) -> None:
+        for key, _ in windows:
+            self._reserved[key] = self._reserved.get(key, Decimal(0)) - reserved
+            self._spent[key] = self._spent.get(key, Decimal(0)) + actual
 
     async def seed(self, key: str, spent: Decimal, ttl_s: int) -> None:
         self._spent.setdefault(key, spent)
@@ -109,19 +116,31 @@ class MemoryBudgets:
 
 # Amounts travel as integer nano-dollars: Lua numbers are doubles, and sums of doubles drift.
 _NANO = Decimal("1e9")
+# Every window of a request in one round trip: check all, then reserve in all (or none).
+# ARGV: amount, then (limit, ttl) per key. Amounts are integers (nano-dollars) and returned as strings.
 _RESERVE = """
-local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
-local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
-local amount, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-if spent + reserved + amount > limit then return {0, spent + reserved} end
-redis.call('HINCRBY', KEYS[1], 'reserved', amount)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return {1, spent + reserved + amount}
+local amount = tonumber(ARGV[1])
+local used = {}
+for i = 1, #KEYS do
+  local spent = tonumber(redis.call('HGET', KEYS[i], 'spent') or '0')
+  local reserved = tonumber(redis.call('HGET', KEYS[i], 'reserved') or '0')
+  used[i] = spent + reserved
+  if used[i] + amount > tonumber(ARGV[2*i]) then return {0, i - 1, string.format('%.0f', used[i])} end
+end
+local after = {1, -1, '0'}
+for i = 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], 'reserved', amount)
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2*i + 1]))
+  after[#after + 1] = string.format('%.0f', used[i] + amount)
+end
+return after
 """
 _SETTLE = """
-redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(ARGV[1]))
-redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[2]))
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+for i = 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], 'reserved', -tonumber(ARGV[1]))
+  redis.call('HINCRBY', KEYS[i], 'spent', tonumber(ARGV[2]))
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + i]))
+end
 return 1
 """
 
@@ -134,13 +153,17 @@ class RedisBudgets:
         self._reserve = redis.register_script(_RESERVE)
         self._settle = redis.register_script(_SETTLE)
 
-    async def reserve(self, key: str, amount: Decimal, limit: Decimal, ttl_s: int) -> Reservation:
+    async def reserve(self, windows: list[tuple[str, Decimal, int]], amount: Decimal) -> Reservations:
+        args: list = [_nano(amount)]
+        for _, limit, ttl in windows:
+            args += [_nano(limit), ttl]
         try:
-            ok, used = await self._reserve(keys=[self._prefix + key], args=[_nano(amount), _nano(limit), ttl_s])
+            ok, index, used, *after = await self._reserve(keys=[self._prefix + k for k, _, _ in windows], args=args)
         except (RedisError, OSError, TimeoutError) as exc:
-            log.error("budget state unavailable (%s): refusing spend on %s", type(exc).__name__, key)
-            return Reservation(False, Decimal(0), limit)
-        return Reservation(bool(int(ok)), Decimal(int(used)) / _NANO, limit)
+            log.error("budget state unavailable (%s): refusing spend", type(exc).__name__)
+            return Reservations(False, 0, Decimal(0))
+        to_usd = lambda v: Decimal(int(float(v))) / _NANO  # noqa: E731
+        return Reservations(bool(int(ok)), int(index), to_usd(used), tuple(to_usd(v) for v in after))
 
     async def seed(self, key: str, spent: Decimal, ttl_s: int) -> None:
         try:  # HSETNX: the first replica to open the window seeds it; later ones change nothing
@@ -149,12 +172,13 @@ class RedisBudgets:
         except (RedisError, OSError, TimeoutError) as exc:
             log.error("budget seed failed (%s) for %s", type(exc).__name__, key)
 
-    async def settle(self, key: str, reserved: Decimal, actual: Decimal, ttl_s: int) -> None:
+    async def settle(self, windows: list[tuple[str, int]], reserved: Decimal, actual: Decimal) -> None:
         try:
-            await self._settle(keys=[self._prefix + key], args=[_nano(reserved), _nano(actual), ttl_s])
+            await self._settle(keys=[self._prefix + k for k, _ in windows],
+                               args=[_nano(reserved), _nano(actual), *(ttl for _, ttl in windows)])
         except (RedisError, OSError, TimeoutError) as exc:
-            log.error("budget settle failed (%s) for %s: %s reserved stays held until expiry",
-                      type(exc).__name__, key, reserved)
+            log.error("budget settle failed (%s): %s reserved stays held until its windows expire",
+                      type(exc).__name__, reserved)
 
 
 def _nano(x: Decimal) -> int:
@@ -189,22 +213,26 @@ class BudgetGuard:
                                f"the per-request maximum; lower max_tokens", "budget_exceeded",
                                extra={"scope": "request", "limit": str(max_request_usd), "spent": "0",
                                       "resets_at": None})
-        held = Held([], worst_usd)
+        if not budgets:
+            return Held([], worst_usd)
+        windows, ttls = [], []
         for budget in budgets:
             w = window(budget, now, self.policy.time_zone)
             ttl = int((w.resets - now).total_seconds()) + 86_400  # keep a day past reset for reports
             await self._seed(w, ttl)
-            limit = budget.limit_usd if budget.mode == "hard" else Decimal("1e15")
-            got = await self._store.reserve(w.key, worst_usd, limit, ttl)
-            if not got.ok:
-                await self.settle(held, Decimal(0))
-                raise GatewayError(402, "budget_exceeded", f"The {budget.period} budget of '{budget.scope}' is spent",
-                                   "budget_exceeded", extra={"scope": budget.scope, "limit": str(budget.limit_usd),
-                                                             "spent": str(got.spent), "resets_at": w.resets.isoformat()})
-            held.keys.append((w.key, ttl))
-            if budget.mode == "soft" and got.spent > budget.limit_usd:
-                log.warning("soft budget %s exceeded: %s of %s", w.key, got.spent, budget.limit_usd)
-        return held
+            windows.append(w)
+            ttls.append(ttl)
+        limits = [b.limit_usd if b.mode == "hard" else Decimal("1e15") for b in budgets]
+        got = await self._store.reserve([(w.key, lim, ttl) for w, lim, ttl in zip(windows, limits, ttls)], worst_usd)
+        if not got.ok:
+            b, w = budgets[got.refused], windows[got.refused]
+            raise GatewayError(402, "budget_exceeded", f"The {b.period} budget of '{b.scope}' is spent",
+                               "budget_exceeded", extra={"scope": b.scope, "limit": str(b.limit_usd),
+                                                         "spent": str(got.spent), "resets_at": w.resets.isoformat()})
+        for b, w, after in zip(budgets, windows, got.after):
+            if b.mode == "soft" and after > b.limit_usd:
+                log.warning("soft budget %s exceeded: %s of %s", w.key, after, b.limit_usd)
+        return Held([(w.key, ttl) for w, ttl in zip(windows, ttls)], worst_usd)
 
     async def _seed(self, w: Window, ttl: int) -> None:
         """Once per window per process: start the ledger from the store. Concurrent first requests share
@@ -229,5 +257,5 @@ class BudgetGuard:
         if held.settled:
             return
         held.settled = True
-        for key, ttl in held.keys:
-            await self._store.settle(key, held.amount, actual_usd, ttl)
+        if held.keys:
+            await self._store.settle(held.keys, held.amount, actual_usd)

@@ -23,7 +23,7 @@ from gateway.errors import GatewayError
 from gateway.limits import Limits, LogMode, ScopeLimits, resolve
 from gateway.pricing import call_cost
 from gateway.providers.base import prompt_text
-from gateway.ratelimit import Limiter, RateLimit, retry_after_s
+from gateway.ratelimit import Check, Limiter, retry_after_s
 from gateway.store.registry import Registry
 
 if TYPE_CHECKING:
@@ -84,24 +84,28 @@ class Governance:
     async def throttle(self, alias: ModelAlias, ctx: CallContext, worst_tokens: int) -> None:
         """Requests and tokens per minute: the alias's (protecting the upstream's quota), then each of the
         caller's scopes. 429 + Retry-After past any of them."""
-        now = self._clock()
-        if alias.rate_limit is not None:
-            await self._take(f"model:{alias.alias}", alias.rate_limit, worst_tokens, now, f"model '{alias.alias}'")
-        for scope, limits in ctx.limits:
-            if limits.rated:
-                await self._take(scope, limits, worst_tokens, now, scope.split(":", 1)[0])
-
-    async def _take(self, scope: str, limit: RateLimit, worst: int, now: float, what: str) -> None:
-        if limit.requests_per_minute:
-            v = await self.limiter.take(f"{scope}:rpm", limit.requests_per_minute, limit.requests_burst_s, 1, now)
-            _refuse_unless(v.allowed, v.retry_after_s, "requests", what)
-        if limit.tokens_per_minute:
-            if worst * 60 / limit.tokens_per_minute > max(limit.tokens_burst_s, 60 / limit.tokens_per_minute):
-                raise GatewayError(400, "request_exceeds_rate_limit",
-                                   f"This request may use {worst} tokens, more than the {what} limit allows at once; "
-                                   "lower max_tokens", param="max_tokens")
-            v = await self.limiter.take(f"{scope}:tpm", limit.tokens_per_minute, limit.tokens_burst_s, worst, now)
-            _refuse_unless(v.allowed, v.retry_after_s, "tokens", what)
+        checks: list[Check] = []
+        named: list[tuple[str, str]] = []   # (what, unit) of each check, for the refusal's message
+        scoped = [(f"model:{alias.alias}", alias.rate_limit, f"model '{alias.alias}'")] if alias.rate_limit else []
+        scoped += [(scope, lim, scope.split(":", 1)[0]) for scope, lim in ctx.limits if lim.rated]
+        for scope, limit, what in scoped:
+            if limit.requests_per_minute:
+                checks.append(Check(f"{scope}:rpm", limit.requests_per_minute, limit.requests_burst_s, 1))
+                named.append((what, "requests"))
+            if limit.tokens_per_minute:
+                if worst_tokens * 60 / limit.tokens_per_minute > max(limit.tokens_burst_s, 60 / limit.tokens_per_minute):
+                    raise GatewayError(400, "request_exceeds_rate_limit",
+                                       f"This request may use {worst_tokens} tokens, more than the {what} limit "
+                                       "allows at once; lower max_tokens", param="max_tokens")
+                checks.append(Check(f"{scope}:tpm", limit.tokens_per_minute, limit.tokens_burst_s, worst_tokens))
+                named.append((what, "tokens"))
+        if not checks:
+            return
+        verdict = await self.limiter.take_all(checks, self._clock())
+        if not verdict.allowed:
+            what, unit = named[verdict.refused]
+            raise GatewayError(429, "rate_limited", f"Rate limit of the {what} reached ({unit} per minute)",
+                               "rate_limit_error", headers={"retry-after": retry_after_s(verdict.retry_after_s)})
 
     # -- budgets --------------------------------------------------------------------------------------
 
@@ -142,9 +146,3 @@ class Governance:
 
 def _limits_of(row: ScopeLimits | None) -> Limits | None:
     return row.limits if row is not None else None
-
-
-def _refuse_unless(allowed: bool, wait_s: float, what: str, scope: str) -> None:
-    if not allowed:
-        raise GatewayError(429, "rate_limited", f"Rate limit of the {scope} reached ({what} per minute)",
-                           "rate_limit_error", headers={"retry-after": retry_after_s(wait_s)})

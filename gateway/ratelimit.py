@@ -2,7 +2,8 @@
 one timestamp per limit, no windows to reset, exact under bursts, and one atomic Lua call in Redis.
 
 A limit of R per minute with burst B admits B requests at once and then one every 60/R seconds.
-Scopes are strings (`model:<alias>` now; key and team scopes plug in with identities). Requests count 1;
+Scopes are strings (`model:<alias>`, `key:<id>`, `user:<id>`, `team:<id>`, `global`); all of a request's
+limits are checked and charged together, all or none, in one step (one Lua call in Redis). Requests count 1;
 token limits count the request's worst case at admission (estimated prompt + max_tokens), so a burst
 of large requests cannot slip past the limit before their usage is known.
 """
@@ -36,10 +37,20 @@ class RateLimit(BaseModel):
 class Verdict:
     allowed: bool
     retry_after_s: float = 0.0
+    refused: int = -1            # take_all: index of the first check that refused
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    key: str
+    per_minute: float
+    burst_s: float
+    cost: float
 
 
 class Limiter(Protocol):
-    async def take(self, key: str, per_minute: float, burst_s: float, cost: float, now: float) -> Verdict: ...
+    async def take_all(self, checks: list[Check], now: float) -> Verdict:
+        """All or nothing: every limit admits the request and each is charged, or none is charged."""
 
 
 def _gcra(tat: float, now: float, per_minute: float, burst_s: float, cost: float) -> tuple[bool, float, float]:
@@ -52,45 +63,66 @@ def _gcra(tat: float, now: float, per_minute: float, burst_s: float, cost: float
     return True, new_tat, 0.0
 
 
-class MemoryLimiter:
+class _Single:
+    async def take(self, key: str, per_minute: float, burst_s: float, cost: float, now: float) -> Verdict:
+        return await self.take_all([Check(key, per_minute, burst_s, cost)], now)
+
+
+class MemoryLimiter(_Single):
     def __init__(self) -> None:
         self._tat: dict[str, float] = {}
 
-    async def take(self, key: str, per_minute: float, burst_s: float, cost: float, now: float) -> Verdict:
-        allowed, tat, wait = _gcra(self._tat.get(key, 0.0), now, per_minute, burst_s, cost)
-        if allowed:
-            self._tat[key] = tat
-        return Verdict(allowed, wait)
+    async def take_all(self, checks: list[Check], now: float) -> Verdict:
+        new: list[float] = []
+        for i, c in enumerate(checks):  # no await: atomic on the event loop
+            allowed, tat, wait = _gcra(self._tat.get(c.key, 0.0), now, c.per_minute, c.burst_s, c.cost)
+            if not allowed:
+                return Verdict(False, wait, i)
+            new.append(tat)
+        for c, tat in zip(checks, new):
+            self._tat[c.key] = tat
+        return Verdict(True)
 
 
+# Every limit of a request in one round trip: check all, then charge all (or none).
 _LUA = """
-local now, per_minute, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local interval = 60.0 / per_minute
-local capacity = math.max(burst, interval)
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-local new_tat = math.max(tat, now) + interval * cost
-if new_tat - now > capacity + 1e-9 then
-  return {0, tostring(new_tat - now - capacity)}
+local now = tonumber(ARGV[1])
+local new = {}
+for i = 1, #KEYS do
+  local per_minute, burst, cost = tonumber(ARGV[3*i - 1]), tonumber(ARGV[3*i]), tonumber(ARGV[3*i + 1])
+  local interval = 60.0 / per_minute
+  local capacity = math.max(burst, interval)
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local new_tat = math.max(tat, now) + interval * cost
+  if new_tat - now > capacity + 1e-9 then
+    return {0, tostring(new_tat - now - capacity), i - 1}
+  end
+  new[i] = new_tat
 end
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
-return {1, '0'}
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], tostring(new[i]), 'PX', math.ceil((new[i] - now) * 1000) + 1000)
+end
+return {1, '0', -1}
 """
 
 
-class RedisLimiter:
+class RedisLimiter(_Single):
     """Shared by every replica. Fail-open on a Redis failure, like the breakers."""
 
     def __init__(self, redis, prefix: str):
         self._prefix = prefix + "ratelimit:"
         self._script = redis.register_script(_LUA)
 
-    async def take(self, key: str, per_minute: float, burst_s: float, cost: float, now: float) -> Verdict:
+    async def take_all(self, checks: list[Check], now: float) -> Verdict:
+        args: list = [repr(now)]
+        for c in checks:
+            args += [c.per_minute, c.burst_s, c.cost]
         try:
-            allowed, wait = await self._script(keys=[self._prefix + key], args=[repr(now), per_minute, burst_s, cost])
+            allowed, wait, index = await self._script(keys=[self._prefix + c.key for c in checks], args=args)
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("rate limit state unavailable (%s): failing open for %s", type(exc).__name__, key)
+            log.warning("rate limit state unavailable (%s): failing open", type(exc).__name__)
             return Verdict(True)
-        return Verdict(bool(int(allowed)), float(wait))
+        return Verdict(bool(int(allowed)), float(wait), int(index))
 
 
 def retry_after_s(seconds: float) -> str:
