@@ -22,6 +22,17 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 _JSON = {"content-type": "application/json"}
 
 
+async def _read_all(resp: aiohttp.ClientResponse) -> bytes:
+    """The whole body, bounded. (`content.read(n)` returns whatever is buffered, not n bytes: a body
+    that arrives in several chunks, such as the local model's token embeddings, was cut short.)"""
+    raw = bytearray()
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise UpstreamError("malformed", f"upstream body larger than {MAX_BODY_BYTES} bytes")
+    return bytes(raw)
+
+
 class OpenAICompatProvider:
     def __init__(self, api_base: str, api_key: str | None, session: aiohttp.ClientSession):
         base = api_base.rstrip("/")
@@ -44,7 +55,7 @@ class OpenAICompatProvider:
         try:
             async with self._session.post(url, data=orjson.dumps(body), headers=self._call_headers(),
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                raw = await resp.content.read(MAX_BODY_BYTES)
+                raw = await _read_all(resp)
                 if resp.status >= 400:
                     raise _status_error(resp, raw)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
@@ -64,7 +75,7 @@ class OpenAICompatProvider:
             async with self._session.post(self._url, data=orjson.dumps(body), headers=self._call_headers(),
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 if resp.status >= 400:
-                    raise _status_error(resp, await resp.content.read(MAX_BODY_BYTES))
+                    raise _status_error(resp, await _read_all(resp))
                 async for chunk in _sse_objects(resp):
                     started = True
                     yield chunk
