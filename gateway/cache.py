@@ -23,6 +23,16 @@ from redis.exceptions import RedisError
 NOT_IN_KEY = frozenset({"stream_options", "user"})
 
 
+class SemanticPolicy(BaseModel):
+    """See gateway/semantic_cache.py."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    embedding_model: str = Field("local-smol", description="alias embedded through the gateway itself")
+    threshold: float = Field(0.98, gt=0, le=1, description="cosine similarity needed for a hit")
+    max_entries: int = Field(1000, ge=1, description="vectors kept per namespace and parameter set")
+
+
 class CachePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = Field(False, description="off by default: a cached answer to a sampled prompt surprises")
@@ -30,6 +40,8 @@ class CachePolicy(BaseModel):
     shareable: bool = Field(False, description="one namespace for every team (public, non-personal prompts)")
     max_entries: int = Field(10_000, ge=1, description="in-process backend bound (LRU)")
     max_entry_bytes: int = Field(1_048_576, ge=1, description="larger answers are not cached")
+    semantic: SemanticPolicy = Field(default_factory=SemanticPolicy,
+                                     description="embedding-similarity lookups on an exact miss (off by default)")
 
 
 @dataclass(frozen=True, slots=True)

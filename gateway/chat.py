@@ -9,6 +9,7 @@ with a terminal error event. Every wait is bounded by the request's deadline.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from decimal import Decimal
@@ -34,6 +35,7 @@ from gateway.routing import LatencyTracker, Router
 from gateway.streaming import StreamTally, sse_error, sse_event
 from gateway.telemetry import Attribution, CallRecord
 
+log = logging.getLogger("resumeopt.gateway.chat")
 # Client errors say nothing about a deployment's health and are not worth another deployment.
 _FINAL = frozenset({"bad_request"})
 # asyncio's timer and the breakers' wall clock tick apart; waking this much later than the computed
@@ -68,6 +70,7 @@ class CallContext:
     limits: list[tuple[str, Limits]] = field(default_factory=list)   # the caller's scoped limits
     log_mode: str = "off"               # prompt/completion logging for this call: off | redacted | full
     redact_terms: tuple[str, ...] = ()  # names the caller declared (the resume's), removed when redacting
+    semantic: tuple | None = None       # (bucket, vector) to index the answer under, semantic cache only
     prompt: str = ""                    # set only when the call's logging mode keeps text
     completion: str = ""
 
@@ -97,6 +100,7 @@ class ChatService:
         self.modes = modes or Modes()
         self.gov = gov or Governance(config, MemoryCache(config.policy.cache.max_entries), MemoryLimiter(),
                                      MemoryBudgets(), clock)
+        self.gov.embedder = self._embed_for_cache
         self._clock = clock
         self._rng = rng or random.Random()
         self.latency = LatencyTracker()
@@ -142,6 +146,24 @@ class ChatService:
                              cache_hit=True, cost_saved_usd=entry.cost_usd)
             self._finish(rec, ctx)
         return entry
+
+    async def _embed_for_cache(self, alias: str, text: str, ctx: CallContext) -> list[float] | None:
+        """The semantic cache's embedding: the caller's own call through the embeddings path (attributed
+        `tool=semantic-cache`, costed and budgeted like any other), or None if it cannot be had."""
+        who = Attribution(ctx.who.request_id, trace_id=ctx.who.trace_id, job_id=ctx.who.job_id, agent=ctx.who.agent,
+                          tool="semantic-cache", team=ctx.who.team, user_id=ctx.who.user_id, key_id=ctx.who.key_id)
+        child = CallContext(who=who, alias=alias, deadline=ctx.deadline, principal=ctx.principal,
+                            limits=ctx.limits, started=time.perf_counter())
+        body = {"model": alias, "input": text[:32_000]}
+        try:
+            await self.gov.reserve(body, child)
+            answer, _ = await self.embed(body, child)
+            return answer["data"][0]["embedding"]
+        except (GatewayError, KeyError, IndexError, TypeError) as exc:
+            log.info("semantic cache skipped: embedding failed (%s)", getattr(exc, "code", type(exc).__name__))
+            return None
+        finally:
+            await self._settle_budget(child, Decimal(0))  # a no-op unless the call failed before settling
 
     async def remember(self, ctx: CallContext, payload: bytes, rec: CallRecord) -> None:
         """Store a successful answer under the key `cached` chose (nothing when it chose none)."""

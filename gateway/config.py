@@ -157,6 +157,9 @@ class GatewayConfig(BaseModel):
             unknown = {a for rule in m.fallbacks for a in rule.to} - aliases
             if unknown:
                 raise ValueError(f"alias {m.alias!r} falls back to unknown aliases {sorted(unknown)}")
+        for policy in [self.policy.cache] + [m.cache for m in self.models if m.cache]:
+            if policy.semantic.enabled and policy.semantic.embedding_model not in aliases:
+                raise ValueError(f"semantic cache embeds with unknown alias {policy.semantic.embedding_model!r}")
         names = [d.name for m in self.models for d in m.deployments]
         if len(names) != len(set(names)):
             raise ValueError("deployment names must be unique across aliases")

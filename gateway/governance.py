@@ -24,6 +24,7 @@ from gateway.limits import Limits, LogMode, ScopeLimits, resolve
 from gateway.pricing import call_cost
 from gateway.providers.base import prompt_text
 from gateway.ratelimit import Check, Limiter, retry_after_s
+from gateway.semantic_cache import SemanticIndex, bucket
 from gateway.store.registry import Registry
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ class Governance:
         self.limits = limits
         self._clock = clock
         self._plans = config.auth.plans
+        self.semantic = SemanticIndex()
+        # (alias, text, ctx) -> vector or None: the gateway's own embeddings path, set by ChatService
+        self.embedder = None
 
     def scoped(self, principal: Principal) -> list[tuple[str, Limits]]:
         """Limits that apply to this caller, narrowest scope first (plan defaults on its own scope)."""
@@ -65,10 +69,26 @@ class Governance:
         namespace = "shared" if policy.shareable else f"team:{ctx.who.team}"
         key = cache_key(namespace, alias.alias, body)
         entry = await self.cache.get(key) if directives.read else None
-        if entry is not None and (directives.max_age_s is None or time.time() - entry.created <= directives.max_age_s):
+        if _fresh(entry, directives):
             ctx.cache = "hit"
             return entry
         ctx.cache, ctx.cache_key = ("miss" if directives.read else "bypass"), key
+        if policy.semantic.enabled and "messages" in body and self.embedder is not None:
+            return await self._semantic(policy.semantic, namespace, alias.alias, body, ctx, directives)
+        return None
+
+    async def _semantic(self, policy, namespace: str, alias: str, body: dict, ctx: CallContext,
+                        directives: CacheDirectives) -> Entry | None:
+        vector = await self.embedder(policy.embedding_model, prompt_text(body), ctx)
+        if vector is None:
+            return None  # the embedding failed: an exact-only lookup, never a failed request
+        bucket_id = bucket(namespace, alias, body)
+        ctx.semantic = (bucket_id, vector)
+        found = self.semantic.nearest(bucket_id, vector, policy.threshold) if directives.read else None
+        entry = await self.cache.get(found[0]) if found else None
+        if _fresh(entry, directives):
+            ctx.cache = "semantic-hit"
+            return entry
         return None
 
     async def remember(self, ctx: CallContext, payload: bytes, rec: CallRecord) -> None:
@@ -78,6 +98,8 @@ class Governance:
         if len(payload) <= policy.max_entry_bytes:
             await self.cache.set(ctx.cache_key, Entry(payload, time.time(), rec.cost_usd, rec.deployment),
                                  policy.ttl_s)
+            if ctx.semantic is not None:
+                self.semantic.add(ctx.semantic[0], ctx.cache_key, ctx.semantic[1], policy.semantic.max_entries)
 
     # -- rate limits ----------------------------------------------------------------------------------
 
@@ -142,6 +164,10 @@ class Governance:
         entry = self._config.alias(alias)
         names = [alias] + [a for rule in entry.fallbacks for a in rule.to]
         return [d for n in names for d in self._config.alias(n).deployments]
+
+
+def _fresh(entry: Entry | None, directives: CacheDirectives) -> bool:
+    return entry is not None and (directives.max_age_s is None or time.time() - entry.created <= directives.max_age_s)
 
 
 def _limits_of(row: ScopeLimits | None) -> Limits | None:

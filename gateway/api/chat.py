@@ -135,7 +135,7 @@ def _replay(hit: Entry, stream: bool, ctx: CallContext) -> Response:
     """A cache hit: the stored bytes, exactly; a streamed answer is replayed event by event."""
     headers = {"x-request-id": ctx.who.request_id, "traceparent": TRACEPARENT.get() or "",
                "x-resumeopt-deployment": hit.deployment, "x-resumeopt-attempts": "0",
-               "x-resumeopt-fallbacks": "0", "x-resumeopt-cache": "hit", "x-resumeopt-route": "cache",
+               "x-resumeopt-fallbacks": "0", "x-resumeopt-cache": ctx.cache, "x-resumeopt-route": "cache",
                "x-resumeopt-overhead-ms": f"{(time.perf_counter() - ctx.started) * 1000:.3f}"}
     if not stream:
         return Response(hit.payload, media_type="application/json", headers=headers)

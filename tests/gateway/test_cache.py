@@ -174,3 +174,28 @@ def test_entries_expire_after_their_ttl():
             await asyncio.sleep(0.05)
 
     asyncio.run(go())
+
+
+def test_semantic_index_matches_only_above_threshold_within_a_bucket_and_stays_bounded():
+    from gateway.semantic_cache import SemanticIndex, bucket
+
+    index = SemanticIndex()
+    same = bucket("team:a", "echo", {"messages": [{"role": "user", "content": "x"}], "temperature": 0})
+    assert same == bucket("team:a", "echo", {"messages": [{"role": "user", "content": "y"}], "temperature": 0})
+    assert same != bucket("team:a", "echo", {"messages": [], "temperature": 0.1})
+    assert same != bucket("team:b", "echo", {"messages": [], "temperature": 0})
+    index.add(same, "k1", [1.0, 0.0], max_entries=2)
+    index.add(same, "k2", [0.0, 1.0], max_entries=2)
+    assert index.nearest(same, [0.99, 0.05], 0.98)[0] == "k1"
+    assert index.nearest(same, [0.7, 0.7], 0.98) is None          # cosine 0.707 each
+    assert index.nearest("other", [1.0, 0.0], 0.5) is None
+    index.add(same, "k3", [0.6, 0.8], max_entries=2)               # k1 is evicted (least recent)
+    assert index.nearest(same, [1.0, 0.0], 0.99) is None
+    assert index.nearest(same, [1.0, 0.0, 0.0], 0.1) is None      # another embedding model's width
+
+
+def test_semantic_cache_needs_a_configured_embedding_alias(base_config):
+    data = base_config.model_dump()
+    data["policy"]["cache"] = {"enabled": True, "semantic": {"enabled": True, "embedding_model": "nope"}}
+    with pytest.raises(ValueError, match="unknown alias 'nope'"):
+        GatewayConfig.model_validate(data)
