@@ -6,6 +6,7 @@ budget set mid-period counting what was already spent; prompt logging per team (
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 
 import httpx
@@ -197,3 +198,23 @@ def test_bad_limits_and_redact_header_get_clear_errors(gateway):
                                                                 "x-resumeopt-redact": "%%%"},
                          json={"model": "paid", "messages": [{"role": "user", "content": "x"}]})
     assert garbled.status_code == 400 and garbled.json()["error"]["code"] == "invalid_request"
+
+
+def test_a_keys_request_rate_holds_within_5_percent_over_real_http(gateway):
+    """Requests as fast as one client can send them for three seconds against 1200/min with a one-second
+    burst: GCRA admits the burst (20) and then one every 50 ms, exactly, whatever the offered rate."""
+    url, _ = gateway
+    key, key_id = _key(url, "acme")
+    _limits(url, f"key:{key_id}", requests_per_minute=1200, requests_burst_s=1, tokens_per_minute=1e9)
+    admitted, refused = [], []
+    with httpx.Client(timeout=30, headers={"authorization": f"Bearer {key}"}) as client:
+        body = {"model": "paid", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
+        start = time.monotonic()
+        while time.monotonic() - start < 3:
+            resp = client.post(f"{url}/v1/chat/completions", json=body)
+            (admitted if resp.status_code == 200 else refused).append((time.monotonic(), resp))
+    assert refused and {r.status_code for _, r in refused} == {429}
+    elapsed = admitted[-1][0] - admitted[0][0]
+    expected = 20 + elapsed * 20
+    assert abs(len(admitted) - expected) / expected <= 0.05, (len(admitted), expected)
+    assert {r.headers["retry-after"] for _, r in refused} == {"1"}  # the next slot is < 50 ms away: 1 s, rounded up
