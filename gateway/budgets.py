@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -93,6 +94,8 @@ class MemoryBudgets:
     def __init__(self) -> None:
         self._spent: dict[str, Decimal] = {}
         self._reserved: dict[str, Decimal] = {}
+        self._expires: dict[str, float] = {}  # a window's ledger is dropped a day after it resets
+        self._ops = 0
 
     async def reserve(self, windows: list[tuple[str, Decimal, int]], amount: Decimal) -> Reservations:
         after = []
@@ -101,9 +104,20 @@ class MemoryBudgets:
             if used + amount > limit:
                 return Reservations(False, i, used)
             after.append(used + amount)
-        for key, _, _ in windows:
+        now = time.time()
+        for key, _, ttl in windows:
             self._reserved[key] = self._reserved.get(key, Decimal(0)) + amount
+            self._expires[key] = now + ttl
+        self._ops += 1
+        if self._ops % 4096 == 0:
+            self._prune(now)
         return Reservations(True, after=tuple(after))
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, t in self._expires.items() if t < now and not self._reserved.get(k)]:
+            self._spent.pop(key, None)
+            self._reserved.pop(key, None)
+            del self._expires[key]
 
     async def settle(self, windows: list[tuple[str, int]], reserved: Decimal, actual: Decimal) -> None:
         for key, _ in windows:
@@ -202,7 +216,7 @@ class BudgetGuard:
 
     def __init__(self, policy: BudgetPolicy, store: BudgetStore, spent_since: SpentSince | None = None):
         self.policy, self._store, self._spent_since = policy, store, spent_since
-        self._seeded: dict[str, asyncio.Future] = {}
+        self._seeded: dict[str, tuple[asyncio.Future, datetime]] = {}
 
     async def reserve(self, worst_usd: Decimal, now: datetime, budgets: list[Budget],
                       max_request_usd: Decimal | None) -> Held:
@@ -241,8 +255,11 @@ class BudgetGuard:
             return
         pending = self._seeded.get(w.key)
         if pending is None:
-            pending = self._seeded[w.key] = asyncio.ensure_future(self._load_seed(w, ttl))
-        await pending
+            if len(self._seeded) >= 4096:  # forget windows that have ended (keys x periods grow forever)
+                ended = datetime.now(w.resets.tzinfo)
+                self._seeded = {k: (f, r) for k, (f, r) in self._seeded.items() if r > ended}
+            pending = self._seeded[w.key] = (asyncio.ensure_future(self._load_seed(w, ttl)), w.resets)
+        await pending[0]
 
     async def _load_seed(self, w: Window, ttl: int) -> None:
         try:

@@ -71,6 +71,7 @@ class _Single:
 class MemoryLimiter(_Single):
     def __init__(self) -> None:
         self._tat: dict[str, float] = {}
+        self._ops = 0
 
     async def take_all(self, checks: list[Check], now: float) -> Verdict:
         new: list[float] = []
@@ -81,6 +82,9 @@ class MemoryLimiter(_Single):
             new.append(tat)
         for c, tat in zip(checks, new):
             self._tat[c.key] = tat
+        self._ops += 1
+        if self._ops % 4096 == 0:  # a limit whose TAT is past is the same as no entry: drop it
+            self._tat = {k: t for k, t in self._tat.items() if t > now}
         return Verdict(True)
 
 

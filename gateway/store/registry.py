@@ -30,15 +30,19 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._lock = threading.Lock()
         self._version = 0
+        self._writing = 0  # puts in progress: a load that overlaps one must not replace what it adds
 
     def load(self) -> None:
+        before = self._version
         rows = self._store.query(
             "SELECT id, version, deleted, body FROM {db}.governance FINAL WHERE kind = {kind:String}",
             {"kind": self.kind})
         items = {r["id"]: self._model.model_validate_json(r["body"]) for r in rows if not r["deleted"]}
         with self._lock:
+            if self._writing or self._version != before:
+                return  # a change was made here while the store was read: this read may predate it
             self._items = items
-            self._version = max((r["version"] for r in rows), default=0)
+            self._version = max([before, *(r["version"] for r in rows)])
 
     def get(self, item_id: str) -> T | None:
         return self._items.get(item_id)
@@ -49,7 +53,17 @@ class Registry(Generic[T]):
     def put(self, item_id: str, item: T | None, actor: str, action: str, reason: str = "") -> T | None:
         """Write a new version (None deletes), audit it, then make it visible here. Returns the old one."""
         now = datetime.now(UTC)
-        version = max(time.time_ns(), self._version + 1)
+        with self._lock:
+            version = self._version = max(time.time_ns(), self._version + 1)
+            self._writing += 1
+        try:
+            return self._write(item_id, item, version, now, actor, action, reason)
+        finally:
+            with self._lock:
+                self._writing -= 1
+
+    def _write(self, item_id: str, item: T | None, version: int, now: datetime, actor: str, action: str,
+               reason: str) -> T | None:
         before = self._items.get(item_id)
         # exclude_unset: a limit nobody set stays unset, so a plan default under it still applies
         body = item.model_dump_json(exclude_unset=True) if item is not None else "{}"
@@ -59,7 +73,6 @@ class Registry(Generic[T]):
                                       "target": f"{self.kind}:{item_id}", "before": _public(before),
                                       "after": _public(item), "reason": reason}])
         with self._lock:
-            self._version = version
             if item is None:
                 self._items.pop(item_id, None)
             else:
