@@ -375,3 +375,39 @@ def test_tokens_through_the_gateway(secured, issuer, keys):
     app.state.writer.flush(10)
     assert app.state.store.query("SELECT count() AS n FROM {db}.model_calls")[0]["n"] == 1  # no refused call ran
     assert issuer.fetches == 1  # one JWKS fetch served every token of the gateway
+
+
+def test_every_endpoint_allows_exactly_its_roles_for_tokens_too(secured, issuer, keys):
+    """The role table, driven with OIDC tokens: one token per role, plus an expired and a forged one."""
+    import re
+
+    from gateway.auth.gate import declared_roles
+    from gateway.auth.principal import ROLES
+    from optimiser.settings import OptimiserSettings
+    from resumeopt.platform import create_platform_app
+
+    config = GatewayConfig.model_validate({
+        "default_alias": "chat", "models": [{"alias": "chat", "deployments": [
+            {"name": "sim", "provider": "simulator", "model": "s"}]}],
+        "auth": {"jwt": {"jwks_url": issuer.url, "issuer": ISSUER, "audience": AUDIENCE}}})
+    app = create_platform_app(secured, config, OptimiserSettings(gateway_url="http://127.0.0.1:9"))
+    now = int(time.time())
+    tokens = {role: _token(keys["a"], sub=f"u-{role}", team="acme", roles=[role]) for role in ROLES}
+    bad = {"token_expired": _token(keys["a"], sub="u", team="acme", roles=["admin"], iat=now - 3600, exp=now - 600),
+           "invalid_token": _token(keys["mallory"], sub="u", team="acme", roles=["admin"])}
+    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        routes = declared_roles(app)
+        for method, path, roles in routes:
+            concrete = re.sub(r"\{[^}]+\}", "x-test", path)
+            body = {} if method in ("POST", "PUT") else None
+            for role, token in tokens.items():
+                resp = client.request(method, concrete, json=body, headers={"authorization": f"Bearer {token}"})
+                if roles == ["public"] or role in roles:
+                    assert resp.status_code not in (401, 403), (method, path, role, resp.text)
+                else:
+                    assert (resp.status_code, resp.json()["error"]["code"]) == (403, "forbidden"), (method, path, role)
+            for code, token in bad.items():
+                resp = client.request(method, concrete, json=body, headers={"authorization": f"Bearer {token}"})
+                if roles != ["public"]:
+                    assert (resp.status_code, resp.json()["error"]["code"]) == (401, code), (method, path, code)
+    assert len(routes) >= 20
