@@ -155,11 +155,12 @@ def print_table(rows: list[dict]) -> None:
     print("-" * len(head))
     for r in rows:
         d = direct[(r["mode"], r["load"])]
-        plus50 = "" if r["target"] == "direct" else f"{r['p50'] - d['p50']:.3f}"
-        plus99 = "" if r["target"] == "direct" else f"{r['p99'] - d['p99']:.3f}"
+        failed = r["p50"] is None  # every request failed: no latency to compare
+        plus50 = "" if r["target"] == "direct" or failed else f"{r['p50'] - d['p50']:.3f}"
+        plus99 = "" if r["target"] == "direct" or failed else f"{r['p99'] - d['p99']:.3f}"
         ttfb = "" if r["ttfb_p50"] is None else f"{r['ttfb_p50']:.3f}"
         plus_ttfb = "" if r["target"] == "direct" or r["ttfb_p50"] is None else f"{r['ttfb_p50'] - d['ttfb_p50']:.3f}"
-        print(f"{r['mode']:6} {r['load']:>13} {r['target']:>9} {r['rps']:>8} {r['p50']:>8} {r['p99']:>8} "
+        print(f"{r['mode']:6} {r['load']:>13} {r['target']:>9} {r['rps']:>8} {r['p50'] or '-':>8} {r['p99'] or '-':>8} "
               f"{plus50:>8} {plus99:>8} {ttfb:>9} {plus_ttfb:>7} {r['errors']:>6}")
 
 
