@@ -157,7 +157,9 @@ def test_up_serves_platform_and_dashboard_until_terminated(tmp_path):
 
         wait_for(lambda: up(f"http://127.0.0.1:{port}/healthz"), timeout=120, what="platform", interval=0.5)
         wait_for(lambda: up(f"http://127.0.0.1:{dash}/_stcore/health"), timeout=120, what="dashboard", interval=0.5)
-        models = httpx.get(f"http://127.0.0.1:{port}/v1/models").json()
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/models").status_code == 401  # auth is on by default
+        admin = (tmp_path / "data" / "admin.key").read_text().strip()  # created by `up`, mode 0600
+        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"authorization": f"Bearer {admin}"}).json()
         assert [m["id"] for m in models["data"]] == ["local-smol"]
     finally:
         proc.terminate()

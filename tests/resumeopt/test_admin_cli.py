@@ -11,8 +11,17 @@ import sys
 
 import httpx
 
-from gateway.settings import GatewaySettings
-from tests.support import serve
+import yaml
+
+from gateway.local_model import free_port
+from tests.support import wait_for
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _cli(data_dir, *args: str) -> dict:
@@ -24,7 +33,7 @@ def _cli(data_dir, *args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_keys_and_budgets_from_the_command_line(tmp_path, base_config):
+def test_keys_and_budgets_from_the_command_line(tmp_path):
     data = tmp_path / "data"
     created = _cli(data, "keys", "create", "--team", "acme", "--role", "engineer", "--plan", "basic",
                    "--reason", "new hire")
@@ -39,15 +48,25 @@ def test_keys_and_budgets_from_the_command_line(tmp_path, base_config):
         ("team:acme", "day", "5", "0"), ("team:acme", "month", "50", "0")}
     assert _cli(data, "keys", "revoke", key_id, "--reason", "left")["status"] == "revoked"
 
-    # the same store, served: the key is refused, the audit trail holds every change with its reason
+    # the same store, served by `resumeopt gateway` (chDB: one process per store, so another process):
+    # the key is refused, and the audit trail holds every change with its reason
     admin = (data / "admin.key").read_text().strip()
     assert oct((data / "admin.key").stat().st_mode & 0o777) == "0o600"
-    from gateway.app import create_app
-
-    settings = GatewaySettings(data_dir=data, admin_key=admin)
-    with serve(create_app(settings, base_config.with_local_base("http://127.0.0.1:9/v1"))) as url:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump({"default_alias": "s", "models": [
+        {"alias": "s", "deployments": [{"name": "s", "provider": "simulator", "model": "s"}]}]}))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "RESUMEOPT_DATA_DIR": str(data), "RESUMEOPT_ADMIN_KEY": admin}
+    proc = subprocess.Popen([sys.executable, "-m", "resumeopt.cli", "gateway", "--config", str(config), "--port",
+                             str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _healthy(url), timeout=60, what="gateway", interval=0.2)
         me = httpx.get(f"{url}/api/v1/me", headers={"authorization": f"Bearer {key}"})
         audit = httpx.get(f"{url}/admin/v1/audit", headers={"authorization": f"Bearer {admin}"}).json()["rows"]
+    finally:
+        proc.terminate()
+        proc.wait(15)
     assert me.json()["error"]["code"] == "key_revoked"
     assert sorted((a["action"], a["reason"]) for a in audit) == [
         ("key.create", "new hire"), ("key.revoke", "left"), ("limits.set", "")]
