@@ -34,8 +34,9 @@ SECRETS = [
     re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),                     # JWTs
     re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),                            # AWS access key ids
     re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![\w-])"),                         # Google API keys
-    re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{8,}"),
-    re.compile(r"(?i)(?<![a-z0-9])(api[_-]?key|secret|password|token)(\s*[=:]\s*|\"\s*:\s*\")[^\s\",}]{6,}"),
+    re.compile(r"(?i)\b(?:bearer|basic)\s+[\w.~+/=-]{8,}"),                # Authorization header values
+    # name=value, "name": "value" and 'name': 'value' (a printed Python dict)
+    re.compile(r"(?i)(?<![a-z0-9])(api[_-]?key|secret|password|token)(\s*[=:]\s*|[\"']\s*:\s*[\"'])[^\s\"',}]{6,}"),
 ]
 
 

@@ -356,3 +356,12 @@ def test_upstream_error_message_carries_no_secret():
     assert err.message == "bad key [SECRET]"
     assert "sk-abcdef" not in str(err)
     assert err.status == 401 and err.kind == "http_status"
+
+
+@pytest.mark.parametrize(("text", "secret", "kept"), [
+    ("{'api_key': 'abcdef123456', 'model': 'x'}", "abcdef123456", "'model': 'x'"),   # a printed Python dict
+    ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA==", "Authorization:"),
+])
+def test_scrub_covers_printed_dicts_and_basic_auth(text, secret, kept):
+    out = scrub(text)
+    assert secret not in out and kept in out
