@@ -149,10 +149,12 @@ for i = 1, #KEYS do
 end
 return after
 """
+# ARGV[1] is the negated reservation, computed in Python: Lua's -0 reaches Redis (< 7.2) as "-0", which
+# HINCRBY refuses, so a free call's settle failed.
 _SETTLE = """
 for i = 1, #KEYS do
-  redis.call('HINCRBY', KEYS[i], 'reserved', -tonumber(ARGV[1]))
-  redis.call('HINCRBY', KEYS[i], 'spent', tonumber(ARGV[2]))
+  redis.call('HINCRBY', KEYS[i], 'reserved', ARGV[1])
+  redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2])
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + i]))
 end
 return 1
@@ -189,7 +191,7 @@ class RedisBudgets:
     async def settle(self, windows: list[tuple[str, int]], reserved: Decimal, actual: Decimal) -> None:
         try:
             await self._settle(keys=[self._prefix + k for k, _ in windows],
-                               args=[_nano(reserved), _nano(actual), *(ttl for _, ttl in windows)])
+                               args=[-_nano(reserved), _nano(actual), *(ttl for _, ttl in windows)])
         except (RedisError, OSError, TimeoutError) as exc:
             log.error("budget settle failed (%s): %s reserved stays held until its windows expire",
                       type(exc).__name__, reserved)
@@ -264,10 +266,15 @@ class BudgetGuard:
     async def _load_seed(self, w: Window, ttl: int) -> None:
         try:
             spent = await asyncio.to_thread(self._spent_since, w.scope, w.starts)
-        except Exception as exc:  # store unreachable: enforce from here on, and try the seed again next time
-            log.error("cannot read past spend of %s (%s): its ledger starts without it", w.key, type(exc).__name__)
+        except Exception as exc:
+            # Without the window's past spend a hard limit cannot be enforced: refuse (like a Redis outage),
+            # and read it again on the next request. (Starting at 0 and seeding later would be a no-op.)
+            log.error("cannot read past spend of %s (%s): refusing spend until it can", w.key, type(exc).__name__)
             self._seeded.pop(w.key, None)
-            return
+            from gateway.errors import GatewayError
+
+            raise GatewayError(503, "budget_unavailable", "Budget state cannot be read; retry shortly",
+                               "service_unavailable", headers={"retry-after": "5"}) from None
         await self._store.seed(w.key, spent, ttl)
 
     async def settle(self, held: Held, actual_usd: Decimal) -> None:

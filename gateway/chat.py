@@ -156,6 +156,7 @@ class ChatService:
                             limits=ctx.limits, started=time.perf_counter())
         body = {"model": alias, "input": text[:32_000]}
         try:
+            await self.gov.throttle(self._alias(alias), child, estimate_tokens(body["input"]))  # a real call
             await self.gov.reserve(body, child)
             answer, _ = await self.embed(body, child)
             return answer["data"][0]["embedding"]
@@ -466,4 +467,9 @@ def validate_chat_body(raw: bytes) -> dict[str, Any]:
         raise GatewayError(400, "invalid_request", "'messages' must be a non-empty array", param="messages")
     if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
         raise GatewayError(400, "invalid_request", "each message needs a 'role'", param="messages")
+    # These size every worst case (rate limits, budgets): a negative or absurd value would refund them.
+    for name, highest in (("max_tokens", 1_000_000), ("max_completion_tokens", 1_000_000), ("n", 128)):
+        value = body.get(name)
+        if value is not None and (type(value) is not int or not 1 <= value <= highest):
+            raise GatewayError(400, "invalid_request", f"'{name}' must be an integer from 1 to {highest}", param=name)
     return body

@@ -122,6 +122,12 @@ class AuthConfig(BaseModel):
     plans: dict[Literal["free", "basic", "premium"], Limits] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
     prompt_logging: LogMode = Field("redacted", description="default per team: off | redacted | full")
 
+    @field_validator("plans")
+    @classmethod
+    def _every_plan(cls, plans: dict) -> dict:
+        """A plan the file leaves out keeps its default: a key on it is never unlimited by omission."""
+        return {**DEFAULT_PLANS, **plans}
+
 
 class LocalModel(BaseModel):
     model_config = ConfigDict(extra="forbid")

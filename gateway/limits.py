@@ -47,7 +47,8 @@ class ScopeLimits(BaseModel):
     """A row of the `governance` table (kind `limits`)."""
 
     model_config = ConfigDict(extra="forbid")
-    scope: str = Field(pattern=r"^(global|(key|user|team):[A-Za-z0-9_.@-]{1,128})$")
+    # any id a key or an OIDC issuer may give (`auth0|123`, "Data Science"): no slash, no control characters
+    scope: str = Field(pattern=r"^(global|(key|user|team):[^/\x00-\x1f]{1,128})$")
     limits: Limits
 
 

@@ -32,6 +32,9 @@ def bucket(namespace: str, alias: str, body: dict) -> str:
     return namespace + ":" + hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+MAX_BUCKETS = 10_000  # namespaces x parameter sets
+
+
 class SemanticIndex:
     def __init__(self) -> None:
         self._buckets: dict[str, OrderedDict[str, np.ndarray]] = {}
@@ -54,7 +57,15 @@ class SemanticIndex:
         v = _unit(vector)
         if v is None:
             return
-        entries = self._buckets.setdefault(bucket_id, OrderedDict())
+        entries = self._buckets.get(bucket_id)
+        if entries and next(iter(entries.values())).shape != v.shape:
+            return  # another embedding model's width (a fallback answered): never mixed in one matrix
+        if entries is None:
+            if len(self._buckets) >= MAX_BUCKETS:  # the oldest bucket goes (dicts keep insertion order)
+                oldest = next(iter(self._buckets))
+                del self._buckets[oldest]
+                self._matrix.pop(oldest, None)
+            entries = self._buckets[bucket_id] = OrderedDict()
         entries[key] = v
         entries.move_to_end(key)
         while len(entries) > max_entries:

@@ -115,12 +115,18 @@ def _trace_id(traceparent: str | None) -> str:
     return ""
 
 
+MAX_LOGGED_CHARS = 32_000
+
+
 def logged_text(row: dict) -> dict:
     """A `model_calls` row's prompt and completion as the team's logging mode allows. Runs in the store
     writer's thread, off the request path; the raw text never reaches the store under `redacted`."""
     from gateway.pii import redact
 
     mode, terms = row.pop("_log", ("off", ()))
+    for field in ("prompt", "completion"):  # a log is for reading, not an archive: keep the first 32k
+        if len(row[field]) > MAX_LOGGED_CHARS:
+            row[field] = row[field][:MAX_LOGGED_CHARS] + " [truncated]"
     if mode == "off":
         row["prompt"] = row["completion"] = ""
     elif mode == "redacted":

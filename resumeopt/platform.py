@@ -28,9 +28,9 @@ def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: Optimis
     app = create_app(gw, config)
     store, writer = app.state.store, app.state.writer
 
-    def usage(request_id: str) -> dict:
+    def usage(request_id: str, team: str | None) -> dict:
         writer.flush(timeout=10)  # the flow's calls may still sit in the writer's batch
-        return queries.usage_for_request(store, request_id)
+        return queries.usage_for_request(store, request_id, team)
 
     app.include_router(create_router(opt, Hooks(usage=usage, emit=writer.emit)))
     return app

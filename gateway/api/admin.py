@@ -42,7 +42,8 @@ class KeyIn(BaseModel):
     role: Role = "consumer"
     plan: Literal["free", "basic", "premium"] = "free"
     user_id: str = Field("", max_length=128)
-    expires_in_s: int | None = Field(None, gt=0, description="the key stops working after this many seconds")
+    expires_in_s: int | None = Field(None, gt=0, le=10 * 365 * 86_400,
+                                     description="the key stops working after this many seconds")
     reason: str = Field("", max_length=500)
 
 

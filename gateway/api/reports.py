@@ -17,10 +17,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import StoreDep, WriterDep
 from gateway.auth.gate import PrincipalDep, allow, team_filter
-from gateway.auth.principal import Principal
-from gateway.errors import GatewayError
 from gateway.store import queries
-from gateway.store.client import Store
 
 router = APIRouter(prefix="/api/v1")
 
@@ -48,28 +45,20 @@ ANY_ROLE = allow("admin", "engineer", "finance", "consumer")
 
 @router.get("/requests/{request_id}/usage", **ANY_ROLE)
 def usage(request_id: str, store: StoreDep, writer: WriterDep, principal: PrincipalDep):
-    _own_request(store, writer, principal, request_id)
-    return queries.usage_for_request(store, request_id)
+    writer.flush(timeout=10)  # read-your-writes: rows of this request may still be in the batch
+    return queries.usage_for_request(store, request_id, team_filter(principal))
 
 
 @router.get("/requests/{request_id}/calls", **ANY_ROLE)
 def calls(request_id: str, store: StoreDep, writer: WriterDep, principal: PrincipalDep):
-    _own_request(store, writer, principal, request_id)
-    return {"rows": queries.calls_for_request(store, request_id)}
+    writer.flush(timeout=10)
+    return {"rows": queries.calls_for_request(store, request_id, team_filter(principal))}
 
 
 @router.get("/requests/{request_id}/scores", **ANY_ROLE)
 def request_scores(request_id: str, store: StoreDep, writer: WriterDep, principal: PrincipalDep):
-    _own_request(store, writer, principal, request_id)
-    return {"rows": queries.scores_for(store, request_id)}
-
-
-def _own_request(store: Store, writer, principal: Principal, request_id: str) -> None:
-    """Read-your-writes (rows of this request may still be in the batch), then: a caller outside the
-    request's team gets 404, the same answer as for a request that does not exist."""
     writer.flush(timeout=10)
-    if not principal.cross_team and principal.team not in (queries.request_teams(store, request_id) or {principal.team}):
-        raise GatewayError(404, "request_not_found", "No such request")
+    return {"rows": queries.scores_for(store, request_id, team_filter(principal))}
 
 
 class ScoreIn(BaseModel):
@@ -91,10 +80,10 @@ class ScoresIn(BaseModel):
 
 
 @router.post("/scores", status_code=202, **allow("admin", "engineer"))
-def post_scores(payload: ScoresIn, writer: WriterDep):
+def post_scores(payload: ScoresIn, writer: WriterDep, principal: PrincipalDep):
     now = datetime.now(UTC)
     for s in payload.scores:
-        writer.emit("scores", {**s.model_dump(), "ts": now})
+        writer.emit("scores", {**s.model_dump(), "ts": now, "team": principal.team})
     return {"accepted": len(payload.scores)}
 
 

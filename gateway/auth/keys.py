@@ -23,7 +23,7 @@ from gateway.store.registry import Registry
 from gateway.store.client import Store
 
 KEY_RE = re.compile(r"^ro_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-TEAM_RE = r"^[A-Za-z0-9_.@-]{1,128}$"
+TEAM_RE = r"^[^/\x00-\x1f]{1,128}$"  # the same ids a token may carry; no slash (scopes appear in paths)
 
 
 class KeyRecord(BaseModel):

@@ -86,14 +86,23 @@ class JwtVerifier:
         if (kid not in self._keys or now - self._fetched > self.cfg.jwks_cache_s) \
                 and now - self._failed >= FAILED_RETRY_S:  # an issuer that is down is not hammered
             async with self._lock:
+                now = time.monotonic()
+                if now - self._failed < FAILED_RETRY_S:  # a waiter behind a fetch that just failed: no retry
+                    if not self._keys:
+                        raise GatewayError(503, "auth_unavailable", "The token issuer's keys cannot be fetched",
+                                           "service_unavailable", headers={"retry-after": "5"})
+                    return self._known(kid)
                 stale = now - self._fetched > self.cfg.jwks_cache_s
                 may_refetch = now - self._fetched >= self.cfg.min_refetch_s
                 if (kid not in self._keys and may_refetch) or stale:
                     await self._fetch()
-        key = self._keys.get(kid)
-        if key is None and not self._keys:
+        if not self._keys:
             raise GatewayError(503, "auth_unavailable", "The token issuer's keys cannot be fetched",
                                "service_unavailable", headers={"retry-after": "5"})
+        return self._known(kid)
+
+    def _known(self, kid: str) -> jwt.PyJWK:
+        key = self._keys.get(kid)
         if key is None:
             raise _invalid("unknown signing key")
         return key

@@ -39,17 +39,18 @@ def cost_since(store: Store, start: datetime, scope: str = "global") -> Decimal:
     return Decimal(rows[0]["cost"] or 0)
 
 
-def request_teams(store: Store, request_id: str) -> set[str]:
-    rows = store.query("SELECT DISTINCT team FROM {db}.model_calls WHERE request_id = {rid:String}", {"rid": request_id})
-    return {r["team"] for r in rows}
+def _team(team: str | None) -> str:
+    """Request ids are chosen by clients, so two teams can share one: reads are limited to the caller's
+    team (None: a cross-team reader sees every team's rows)."""
+    return "AND team = {team:String}" if team is not None else ""
 
 
-def usage_for_request(store: Store, request_id: str) -> dict:
+def usage_for_request(store: Store, request_id: str, team: str | None = None) -> dict:
     rows = store.query(
         "SELECT agent, count() AS calls, sum(input_tokens) AS input_tokens, "
         "sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd "
-        "FROM {db}.model_calls FINAL WHERE request_id = {rid:String} GROUP BY agent ORDER BY agent",
-        {"rid": request_id},
+        f"FROM {{db}}.model_calls FINAL WHERE request_id = {{rid:String}} {_team(team)} GROUP BY agent ORDER BY agent",
+        {"rid": request_id, "team": team or ""},
     )
     by_agent = [_money(r) for r in rows]
     total = {
@@ -61,12 +62,12 @@ def usage_for_request(store: Store, request_id: str) -> dict:
     return {"request_id": request_id, **total, "by_agent": by_agent}
 
 
-def calls_for_request(store: Store, request_id: str) -> list[dict]:
+def calls_for_request(store: Store, request_id: str, team: str | None = None) -> list[dict]:
     rows = store.query(
         "SELECT call_id, ts, agent, model_alias, deployment, input_tokens, output_tokens, cost_usd, "
         "latency_ms, status, error_kind FROM {db}.model_calls FINAL "
-        "WHERE request_id = {rid:String} ORDER BY ts",
-        {"rid": request_id},
+        f"WHERE request_id = {{rid:String}} {_team(team)} ORDER BY ts",
+        {"rid": request_id, "team": team or ""},
     )
     return [_money({**r, "ts": r["ts"].isoformat()}) for r in rows]
 
@@ -79,11 +80,11 @@ def quality_report(store: Store) -> list[dict]:
     )
 
 
-def scores_for(store: Store, request_id: str) -> list[dict]:
+def scores_for(store: Store, request_id: str, team: str | None = None) -> list[dict]:
     return store.query(
         "SELECT name, value, judge, judge_version, prompt_version, comment FROM {db}.scores FINAL "
-        "WHERE request_id = {rid:String} ORDER BY name",
-        {"rid": request_id},
+        f"WHERE request_id = {{rid:String}} {_team(team)} ORDER BY name",
+        {"rid": request_id, "team": team or ""},
     )
 
 

@@ -33,7 +33,7 @@ class Hooks:
     """What the optimiser needs from the platform, injected: usage read back from the store, and the
     telemetry sink for its own rows."""
 
-    usage: Callable[[str], dict]
+    usage: Callable[[str, str | None], dict]   # (request id, team or None for every team)
     emit: Callable[[str, dict], None]
 
 
@@ -47,9 +47,10 @@ def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
         # The agents' model calls go out under the caller's own credential, so its budgets, limits
         # and team (cache namespace, logging mode, cost reports) apply to them.
         run = settings.model_copy(update={"gateway_api_key": principal.token or settings.gateway_api_key})
+        team = None if principal.cross_team else principal.team  # the request id is the client's choice
         if "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(_events(run, hooks, payload), media_type="text/event-stream")
-        result = await _run(run, hooks, payload, lambda *_: None)
+            return StreamingResponse(_events(run, hooks, payload, team), media_type="text/event-stream")
+        result = await _run(run, hooks, payload, lambda *_: None, team)
         return JSONResponse(result, headers={"x-request-id": payload.request_id})
 
     return router
@@ -72,7 +73,7 @@ def _parse(raw: bytes) -> OptimiseInput:
 
 
 async def _run(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput,
-               progress: Callable[[str, dict], None]) -> dict[str, Any]:
+               progress: Callable[[str, dict], None], team: str | None) -> dict[str, Any]:
     try:
         result = await asyncio.wait_for(
             asyncio.to_thread(run_optimisation, settings, payload, progress), settings.optimise_timeout_s)
@@ -82,19 +83,20 @@ async def _run(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput
         raise GatewayError(504, "optimise_timeout",
                            f"optimisation did not finish within {settings.optimise_timeout_s:.0f}s",
                            "timeout") from None
-    result["usage"] = await asyncio.to_thread(hooks.usage, payload.request_id)
+    result["usage"] = await asyncio.to_thread(hooks.usage, payload.request_id, team)
     hooks.emit("optimisations", _row(result))
     return result
 
 
-async def _events(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput) -> AsyncIterator[bytes]:
+async def _events(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput,
+                  team: str | None) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, dict]] = asyncio.Queue(maxsize=64)
 
     def progress(stage: str, data: dict) -> None:  # called from the flow's thread
         loop.call_soon_threadsafe(queue.put_nowait, ("progress", {"stage": stage, **data}))
 
-    task = asyncio.create_task(_run(settings, hooks, payload, progress))
+    task = asyncio.create_task(_run(settings, hooks, payload, progress, team))
     yield _sse("progress", {"stage": "accepted", "request_id": payload.request_id})
     while not task.done() or not queue.empty():
         getter = asyncio.ensure_future(queue.get())

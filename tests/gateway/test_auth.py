@@ -148,8 +148,8 @@ def test_rotate_and_revoke_take_effect_survive_a_restart_and_are_audited(secured
 
 def test_a_team_never_reads_another_teams_costs_requests_or_cache(platform):
     url, app = platform
-    a_key, _ = _key(url, "team-a", "engineer")
-    b_key, _ = _key(url, "team-b", "engineer")
+    a_key, _ = _key(url, "team-a", "engineer", plan="premium")
+    b_key, _ = _key(url, "team-b", "engineer", plan="premium")
     fin_key, _ = _key(url, "finance-dept", "finance")
     body = {"model": "sim", "messages": [{"role": "user", "content": "same prompt"}], "temperature": 0}
     a1 = httpx.post(f"{url}/v1/chat/completions", json=body, headers={**_bearer(a_key), "x-request-id": "req-a"})
@@ -165,9 +165,15 @@ def test_a_team_never_reads_another_teams_costs_requests_or_cache(platform):
     assert [r["key"] for r in cost(fin_key).json()["rows"]] == ["team-a", "team-b"]
     assert [r["key"] for r in cost(fin_key, team="team-b").json()["rows"]] == ["team-b"]
     usage = lambda key, rid: httpx.get(f"{url}/api/v1/requests/{rid}/usage", headers=_bearer(key))  # noqa: E731
-    assert usage(a_key, "req-a").json()["calls"] == 2 - 1  # its own (the hit had its own request id)
-    assert usage(a_key, "req-b").status_code == 404
+    assert usage(a_key, "req-a").json()["calls"] == 1  # its own (the hit had its own request id)
+    assert usage(a_key, "req-b").json()["calls"] == 0
     assert usage(fin_key, "req-b").json()["calls"] == 1
+    # request ids are the client's choice: team B reusing A's id neither reads A's rows nor adds to A's
+    httpx.post(f"{url}/v1/chat/completions", json={**body, "seed": 2}, headers={**_bearer(b_key), "x-request-id": "req-a"})
+    assert usage(b_key, "req-a").json()["calls"] == 1 and usage(a_key, "req-a").json()["calls"] == 1
+    assert usage(fin_key, "req-a").json()["calls"] == 2
+    calls = httpx.get(f"{url}/api/v1/requests/req-a/calls", headers=_bearer(b_key)).json()["rows"]
+    assert len(calls) == 1
 
 
 def test_me_shows_the_callers_identity_and_plan_limits(platform):

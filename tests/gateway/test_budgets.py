@@ -121,3 +121,65 @@ def test_a_restart_does_not_reset_an_in_process_budget(gw_settings):
     with serve(restarted) as url:
         again = httpx.post(f"{url}/v1/chat/completions", json=body)
     assert again.status_code == 402 and Decimal(again.json()["error"]["spent"]) == 16 * 49
+
+
+def test_a_window_whose_past_spend_cannot_be_read_refuses_spend_until_it_can():
+    from gateway.budgets import BudgetGuard, BudgetPolicy, MemoryBudgets
+    from gateway.errors import GatewayError
+
+    store_up = {"ok": False}
+
+    def spent_since(scope, start):
+        if not store_up["ok"]:
+            raise ConnectionError("store refusing reads")
+        return Decimal(30)
+
+    guard = BudgetGuard(BudgetPolicy(), MemoryBudgets(), spent_since)
+    budget = [Budget(scope="team:a", period="day", limit_usd=Decimal(50))]
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+    async def go():
+        with pytest.raises(GatewayError) as refused:
+            await guard.reserve(Decimal(10), now, budget, None)
+        store_up["ok"] = True
+        held = await guard.reserve(Decimal(10), now, budget, None)   # 30 spent before + 10 <= 50
+        with pytest.raises(GatewayError) as over:
+            await guard.reserve(Decimal(15), now, budget, None)      # 30 + 10 held + 15 > 50
+        await guard.settle(held, Decimal(10))
+        return refused.value, over.value
+
+    refused, over = asyncio.run(go())
+    assert (refused.status, refused.code) == (503, "budget_unavailable")
+    assert (over.status, over.code) == (402, "budget_exceeded") and over.extra["spent"] == "40"
+
+
+def test_redis_ledger_settles_free_calls(redis_budgets):
+    """A $0 call reserves and settles 0: Lua's -0 reached Redis 7.0 as "-0", which HINCRBY refused."""
+    budgets, client, prefix = redis_budgets
+
+    async def go():
+        got = await budgets.reserve([("w", Decimal(1), 60)], Decimal(0))
+        await budgets.settle([("w", 60)], Decimal(0), Decimal(0))
+        got2 = await budgets.reserve([("w", Decimal(1), 60)], Decimal("0.4"))
+        await budgets.settle([("w", 60)], Decimal("0.4"), Decimal("0.1"))
+        return got, got2, await client.hgetall(f"{prefix}budget:w")
+
+    got, got2, ledger = asyncio.run(go())
+    assert got.ok and got2.ok
+    assert {k.decode(): int(v) for k, v in ledger.items()} == {"reserved": 0, "spent": 100_000_000}
+
+
+@pytest.fixture
+def redis_budgets():
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    from gateway.budgets import RedisBudgets
+
+    prefix = f"resumeopt-test:{uuid.uuid4().hex[:8]}:"
+    client = aioredis.Redis()
+    yield RedisBudgets(client, prefix), client, prefix
+    from tests.support import clear_redis_prefix
+
+    clear_redis_prefix(prefix)

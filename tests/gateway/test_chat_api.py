@@ -96,6 +96,11 @@ def test_alias_without_credentials_says_which_variable_to_set(gw_settings, live_
     (json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(), "invalid_request"),
     (json.dumps({"model": "local-smol", "messages": []}).encode(), "invalid_request"),
     (json.dumps({"model": "local-smol", "messages": ["hi"]}).encode(), "invalid_request"),
+    # max_tokens and n size every worst case: negative or absurd values would refund rate limits and budgets
+    *[(json.dumps({"model": "local-smol", "messages": [{"role": "user", "content": "x"}], **bad}).encode(),
+       "invalid_request") for bad in ({"max_tokens": -1_000_000_000}, {"max_tokens": 0}, {"n": -5},
+                                      {"max_tokens": 1e300, "n": 1e300}, {"max_tokens": "32"}, {"n": 1000},
+                                      {"max_completion_tokens": True})],
 ])
 def test_malformed_bodies_are_400_json(gateway, raw, code):
     url, _ = gateway

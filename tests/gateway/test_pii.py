@@ -365,3 +365,13 @@ def test_upstream_error_message_carries_no_secret():
 def test_scrub_covers_printed_dicts_and_basic_auth(text, secret, kept):
     out = scrub(text)
     assert secret not in out and kept in out
+
+
+@pytest.mark.timeout(30)  # a hang guard, not a speed target: a quadratic pattern takes hours on this input
+@pytest.mark.parametrize("text", ["a" * 4_000_000, "1 " * 2_000_000, "eyJ" * 1_000_000, "x@" * 2_000_000])
+def test_logged_text_is_bounded_and_redaction_is_linear_on_hostile_input(text):
+    from gateway.telemetry import MAX_LOGGED_CHARS, logged_text
+
+    row = logged_text({"prompt": text, "completion": text, "_log": ("redacted", ("Jane Doe",))})
+    assert len(row["prompt"]) <= MAX_LOGGED_CHARS + len(" [truncated]") and row["prompt"].endswith("[truncated]")
+    redact(text[:200_000])  # and redaction itself, untruncated, on a large slice
