@@ -24,6 +24,7 @@ from gateway.config import GatewayConfig
 from gateway.errors import install_handlers
 from gateway.governance import Governance
 from gateway.limits import ScopeLimits
+from gateway.metrics import GatewayMetrics
 from gateway.pii import install_log_scrubber
 from gateway.modes import Modes
 from gateway.providers.registry import build_providers
@@ -66,7 +67,8 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
                                         timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False)
         breakers, cache, limiter, budgets, redis = _shared_state(settings, config)
         gov = Governance(config, cache, limiter, budgets, time.time, limits, spent_since)
-        app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes(), gov=gov)
+        app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes(), gov=gov,
+                                     metrics=app.state.metrics)
         refresher = asyncio.create_task(_refresh(settings.auth_refresh_s, keys, limits))
         try:
             yield
@@ -83,6 +85,7 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings, app.state.store, app.state.writer = settings, store, writer
     app.state.auth, app.state.keys, app.state.limits = auth, keys, limits
+    app.state.metrics = GatewayMetrics()
     install_handlers(app)
     for r in (chat.router, health.router, reports.router, admin.router, admin.me_router):
         app.include_router(r)

@@ -24,6 +24,7 @@ from gateway.budgets import Held, MemoryBudgets
 from gateway.cache import CacheDirectives, Entry, MemoryCache
 from gateway.governance import Governance
 from gateway.limits import Limits
+from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import DEFAULT_MAX_TOKENS, MemoryLimiter
 from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError, from_upstream, json_object
@@ -92,7 +93,7 @@ class ChatService:
     def __init__(self, config: GatewayConfig, providers: dict[str, Provider], sink: Emitter,
                  breakers: BreakerBackend, modes: Modes | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 gov: Governance | None = None):
+                 gov: Governance | None = None, metrics: GatewayMetrics | None = None):
         self._config = config
         self._providers = providers
         self._sink = sink
@@ -101,6 +102,7 @@ class ChatService:
         self.gov = gov or Governance(config, MemoryCache(config.policy.cache.max_entries), MemoryLimiter(),
                                      MemoryBudgets(), clock)
         self.gov.embedder = self._embed_for_cache
+        self.metrics = metrics
         self._clock = clock
         self._rng = rng or random.Random()
         self.latency = LatencyTracker()
@@ -415,7 +417,10 @@ class ChatService:
         rec.attempts, rec.fallbacks, rec.route = ctx.attempts, ctx.fallbacks, ctx.route
         if ctx.log_mode != "off":
             rec.prompt, rec.completion, rec.log = ctx.prompt, ctx.completion, (ctx.log_mode, ctx.redact_terms)
-        self._sink.emit("model_calls", rec.row())
+        row = rec.row()
+        if self.metrics is not None:
+            self.metrics.observe(row)
+        self._sink.emit("model_calls", row)
 
 
 def completion_text(body: dict) -> str:

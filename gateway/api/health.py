@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.api.deps import ServiceDep, StoreDep, WriterDep
-from gateway.auth.gate import public
+from gateway.auth.gate import allow, public
 
 router = APIRouter()
 
@@ -23,3 +24,9 @@ def healthz(store: StoreDep, writer: WriterDep, service: ServiceDep):
     body = {"status": "ok" if ok else "degraded", "store": "ok" if store_ok else "unreachable",
             "telemetry": stats, "models": service.live_aliases()}
     return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", **allow("admin", "engineer"))
+async def metrics(request: Request, service: ServiceDep, writer: WriterDep):
+    """Prometheus exposition. Scrape with a key (`authorization: {type: Bearer, credentials: ...}`)."""
+    return Response(await request.app.state.metrics.render(service, writer), media_type=CONTENT_TYPE_LATEST)
