@@ -45,7 +45,8 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     if applied:
         log.info("store migrations applied: %s", ", ".join(applied))
     writer = TelemetryWriter(store, settings.writer_batch_size, settings.writer_flush_interval_s,
-                             settings.writer_max_pending)
+                             settings.writer_max_pending, spool_dir=settings.resolved_spool_dir(),
+                             max_spool_bytes=settings.max_spool_bytes)
     keys, limits = KeyRegistry(store), Registry(store, "limits", ScopeLimits)
     keys.load()
     limits.load()

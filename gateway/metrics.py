@@ -39,6 +39,8 @@ class GatewayMetrics:
         self.pending = Gauge("resumeopt_telemetry_pending_rows", "Rows waiting for the store writer", registry=r)
         self.written = Gauge("resumeopt_telemetry_written_rows", "Rows the writer has stored", registry=r)
         self.dropped = Gauge("resumeopt_telemetry_dropped_rows", "Rows dropped past the backlog bound", registry=r)
+        self.spooled = Gauge("resumeopt_telemetry_spool_bytes", "Bytes waiting in the durable spool (store refused)",
+                             registry=r)
 
     def observe(self, row: dict) -> None:
         """One `model_calls` row."""
@@ -70,4 +72,5 @@ class GatewayMetrics:
         self.pending.set(stats["pending"])
         self.written.set(stats["written"])
         self.dropped.set(stats["dropped"])
+        self.spooled.set(stats["spooled_bytes"])
         return generate_latest(self.registry)

@@ -25,7 +25,10 @@ class GatewaySettings(BaseSettings):
     store_database: str = "resumeopt"
     writer_batch_size: int = Field(500, ge=1)
     writer_flush_interval_s: float = Field(0.5, gt=0)
-    writer_max_pending: int = Field(100_000, ge=1, description="bound of the telemetry backlog")
+    writer_max_pending: int = Field(100_000, ge=1, description="bound of the in-memory telemetry queue")
+    spool_dir: Path | None = Field(None, description="durable spool for rows the store refused; "
+                                                     "empty = <data_dir>/spool/<database>")
+    max_spool_bytes: int = Field(1 << 30, ge=1, description="past this the spool is reported, never dropped")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="largest request body accepted (413 past it)")
     state_backend: Literal["memory", "redis"] = Field(
         "memory", description="where breaker state lives: in-process, or Redis shared by every replica")
@@ -36,6 +39,9 @@ class GatewaySettings(BaseSettings):
         "required", description="off: every caller is an anonymous admin (a private test rig, never production)")
     admin_key: SecretStr | None = Field(None, description="bootstrap admin credential (RESUMEOPT_ADMIN_KEY)")
     auth_refresh_s: float = Field(5.0, gt=0, description="how often keys and limits are reloaded from the store")
+
+    def resolved_spool_dir(self) -> Path:
+        return self.spool_dir or self.data_dir / "spool" / self.store_database
 
     def resolved_store_dsn(self) -> str:
         return self.store_dsn or f"chdb://{(self.data_dir / 'store').resolve()}"

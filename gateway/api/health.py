@@ -20,7 +20,7 @@ def healthz(store: StoreDep, writer: WriterDep, service: ServiceDep):
     except Exception:
         store_ok = False
     stats = writer.stats()
-    ok = store_ok and stats["dropped"] == 0
+    ok = store_ok and stats["dropped"] == 0 and not stats["spool_over_bound"]
     body = {"status": "ok" if ok else "degraded", "store": "ok" if store_ok else "unreachable",
             "telemetry": stats, "models": service.live_aliases()}
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -3,8 +3,11 @@ ClickHouse by size or interval, off the request path.
 
 Batches: FACTS.md measured ~400 rows/s for single-row inserts into chDB and ~30k rows/s in batches of
 100, and tiny inserts leave thousands of parts, so rows are grouped per table before inserting.
-A failed insert keeps its batch and retries with backoff: nothing acknowledged is dropped, and rows
-carry idempotent ids so a retried batch that did land is harmless.
+When the store refuses a batch, the batch goes to the durable spool (gateway/store/spool.py) and every
+later batch follows it there, so rows land in the order they were emitted; the spool is replayed, oldest
+first, as soon as the store accepts again, and at start-up after a crash or a stop during an outage.
+Rows carry idempotent ids, so a batch replayed twice is harmless. Past `max_spool_bytes` the writer
+says so loudly (log, /healthz, /metrics) but keeps spooling: telemetry is never dropped for space.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from gateway.store.client import Store
+from gateway.store.spool import Spool
 from gateway.telemetry import logged_text
 
 log = logging.getLogger("resumeopt.store.writer")
@@ -23,8 +28,12 @@ log = logging.getLogger("resumeopt.store.writer")
 
 class TelemetryWriter:
     def __init__(self, store: Store, batch_size: int = 500, flush_interval_s: float = 0.5,
-                 max_pending: int = 100_000, prepare: dict | None = None):
+                 max_pending: int = 100_000, prepare: dict | None = None, spool_dir: Path | None = None,
+                 max_spool_bytes: int = 1 << 30):
         self._store = store
+        self._spool = Spool(spool_dir) if spool_dir is not None else None
+        self._max_spool_bytes = max_spool_bytes
+        self._backoff = 0.1
         # per table: row -> row, run here, off the request path
         self._prepare = prepare if prepare is not None else {"model_calls": logged_text}
         self._batch_size = batch_size
@@ -62,13 +71,19 @@ class TelemetryWriter:
         self._thread.join(timeout)
 
     def stats(self) -> dict[str, int]:
-        return {"pending": self._queue.qsize(), "written": self._written, "dropped": self._dropped}
+        batches, size = self._spool.stats() if self._spool is not None else (0, 0)
+        return {"pending": self._queue.qsize(), "written": self._written, "dropped": self._dropped,
+                "spooled_batches": batches, "spooled_bytes": size, "spool_over_bound": int(size > self._max_spool_bytes)}
 
     def _run(self) -> None:
+        self._replay(final=False)  # what an earlier process left behind
         while not (self._stop.is_set() and self._queue.empty()):
             batch = self._collect()
             if batch:
                 self._write(batch)
+            elif self._spooled():
+                self._replay(final=False)
+        self._replay(final=True)
 
     def _collect(self) -> list[tuple[str, dict]]:
         batch: list[tuple[str, dict]] = []
@@ -84,23 +99,69 @@ class TelemetryWriter:
                     break
         return batch
 
+    def _spooled(self) -> bool:
+        return self._spool is not None and not self._spool.empty()
+
     def _write(self, batch: list[tuple[str, dict]]) -> None:
+        batch = [(table, self._prepare[table](row) if table in self._prepare else row) for table, row in batch]
+        if self._spool is not None:
+            if self._spooled():           # older rows wait there: keep the order
+                self._spool.append(batch)
+                self._replay(final=False)
+                return
+            if self._insert(batch):
+                self._landed(len(batch))
+            else:
+                self._spool.append(batch)
+                self._over_bound()
+            return
+        while not self._insert(batch):   # no spool configured: hold the batch and retry
+            if self._stop.wait(self._backoff) and self._backoff >= 5:
+                log.error("store still refusing writes at shutdown: %d rows kept unwritten", len(batch))
+                return
+            self._backoff = min(self._backoff * 2, 5.0)
+        self._landed(len(batch))
+
+    def _replay(self, final: bool) -> None:
+        """Insert spooled batches oldest first until the spool is empty or the store refuses again."""
+        if self._spool is None:
+            return
+        while (item := self._spool.oldest()) is not None:
+            path, batch = item
+            if not self._insert(batch):
+                if final:
+                    log.error("store refusing writes at shutdown: %d batches stay in the spool at %s",
+                              self._spool.stats()[0], self._spool.dir)
+                    return
+                self._stop.wait(self._backoff)  # back off, but keep draining the queue into the spool
+                self._backoff = min(self._backoff * 2, 5.0)
+                return
+            self._spool.remove(path)
+            if path in self._spool.inherited:
+                log.info("replayed %d rows an earlier process spooled", len(batch))
+            else:
+                self._landed(len(batch))
+
+    def _insert(self, batch: list[tuple[str, dict]]) -> bool:
         by_table: dict[str, list[dict]] = defaultdict(list)
         for table, row in batch:
-            prepare = self._prepare.get(table)
-            by_table[table].append(prepare(row) if prepare else row)
-        backoff = 0.1
-        while True:
-            try:
-                for table, rows in by_table.items():
-                    self._store.insert(table, rows)
-                break
-            except Exception as exc:  # store refusing writes: keep the batch, retry; never drop it
-                log.warning("store insert failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
-                if self._stop.wait(backoff) and backoff >= 5:
-                    log.error("store still refusing writes at shutdown: %d rows kept unwritten", len(batch))
-                    return
-                backoff = min(backoff * 2, 5.0)
+            by_table[table].append(row)
+        try:
+            for table, rows in by_table.items():
+                self._store.insert(table, rows)
+        except Exception as exc:  # the store refusing writes: the caller keeps the batch
+            log.warning("store insert failed (%s)", type(exc).__name__)
+            return False
+        self._backoff = 0.1
+        return True
+
+    def _landed(self, n: int) -> None:
         with self._cond:
-            self._written += len(batch)
+            self._written += n
             self._cond.notify_all()
+
+    def _over_bound(self) -> None:
+        batches, size = self._spool.stats()
+        if size > self._max_spool_bytes:
+            log.error("telemetry spool past its bound: %d batches, %d bytes at %s (still kept)",
+                      batches, size, self._spool.dir)
