@@ -29,7 +29,7 @@ from gateway.ratelimit import DEFAULT_MAX_TOKENS, MemoryLimiter
 from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError, from_upstream, json_object
 from gateway.modes import Modes
-from gateway.pricing import call_cost
+from gateway.pricing import call_cost, unit_prices
 from gateway.providers.base import Provider, UpstreamError, Usage, estimate_tokens, prompt_text
 from gateway.retry import RETRYABLE, backoff_s, classify
 from gateway.routing import LatencyTracker, Router
@@ -407,6 +407,7 @@ class ChatService:
         rec.input_tokens, rec.output_tokens = usage.input_tokens, usage.output_tokens
         rec.usage_estimated = usage.estimated
         rec.cost_usd = call_cost(dep, usage.input_tokens, usage.output_tokens)
+        rec.input_price_per_mtok, rec.output_price_per_mtok = unit_prices(dep)  # the price this cost used
         rec.status, rec.error_kind = status, error_kind
         self._finish(rec, ctx)
 

@@ -11,13 +11,23 @@ from gateway.config import Deployment
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
-def call_cost(dep: Deployment, input_tokens: int, output_tokens: int) -> Decimal:
+_MTOK = Decimal(1_000_000)
+
+
+def unit_prices(dep: Deployment) -> tuple[Decimal, Decimal]:
+    """USD per million input and output tokens: the configured price, else litellm's pinned map (a
+    self-hosted or simulated model without a configured price costs nothing). Recorded on every row."""
     if dep.price is not None:
-        return dep.price.cost(input_tokens, output_tokens)
+        return dep.price.input_per_mtok, dep.price.output_per_mtok
     if dep.provider != "litellm":
-        return Decimal(0)  # a self-hosted or simulated model without a configured price costs nothing
+        return Decimal(0), Decimal(0)
     per_in, per_out = litellm_prices(dep.model)
-    return per_in * input_tokens + per_out * output_tokens
+    return per_in * _MTOK, per_out * _MTOK
+
+
+def call_cost(dep: Deployment, input_tokens: int, output_tokens: int) -> Decimal:
+    per_in, per_out = unit_prices(dep)
+    return (per_in * input_tokens + per_out * output_tokens) / _MTOK
 
 
 @lru_cache(maxsize=256)

@@ -69,6 +69,8 @@ class CallRecord:
     overhead_ms: float = 0.0
     cache_hit: bool = False
     cost_saved_usd: Decimal = Decimal(0)
+    input_price_per_mtok: Decimal = Decimal(0)    # the price the cost was computed with (USD / 1M tokens)
+    output_price_per_mtok: Decimal = Decimal(0)
     attempts: int = 0
     fallbacks: int = 0
     route: str = ""
@@ -91,7 +93,8 @@ class CallRecord:
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "usage_estimated": self.usage_estimated, "cost_usd": self.cost_usd, "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms, "stream": self.stream, "cache_hit": self.cache_hit,
-            "cost_saved_usd": self.cost_saved_usd,
+            "cost_saved_usd": self.cost_saved_usd, "input_price_per_mtok": self.input_price_per_mtok,
+            "output_price_per_mtok": self.output_price_per_mtok,
             "retries": max(0, self.attempts - 1), "fallback_used": self.fallbacks > 0, "fallbacks": self.fallbacks,
             "attempts": self.attempts, "route": self.route, "overhead_ms": self.overhead_ms,
             "status": self.status, "http_status": self.http_status, "error_kind": self.error_kind,

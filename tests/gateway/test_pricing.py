@@ -24,3 +24,36 @@ def test_litellm_models_are_priced_from_the_pinned_map_offline():
     assert litellm_prices("openai/no-such-model-anywhere") == (0, 0)
     dep = Deployment(name="o", provider="litellm", model="openai/gpt-4o-mini", api_key_env="X")
     assert call_cost(dep, 1_000_000, 0) == per_in * 1_000_000
+
+
+def test_every_row_records_the_price_its_cost_used_and_the_cost_rederives_from_it(gw_settings):
+    """Plain, streamed and fallen-back calls: cost_usd equals tokens x the recorded unit prices / 1e6,
+    exactly, and the price is the deployment's that answered (the fallback's, not the primary's)."""
+    import httpx
+
+    from gateway.app import create_app
+    from gateway.config import GatewayConfig
+    from tests.support import serve
+
+    cheap = {"input_per_mtok": "0.15", "output_per_mtok": "0.60"}
+    dear = {"input_per_mtok": "3", "output_per_mtok": "15"}
+    config = GatewayConfig.model_validate({"default_alias": "a", "models": [
+        {"alias": "a", "deployments": [{"name": "a1", "provider": "simulator", "model": "s", "price": cheap,
+                                        "simulator": {"completion_tokens": 7}}]},
+        {"alias": "down", "deployments": [{"name": "d1", "provider": "simulator", "model": "s", "price": dear,
+                                           "simulator": {"error_rate": 1.0}}],
+         "fallbacks": [{"when": ["any"], "to": ["a"]}]}]})
+    app = create_app(gw_settings, config)
+    with serve(app) as url:
+        for model, stream in (("a", False), ("a", True), ("down", False)):
+            resp = httpx.post(f"{url}/v1/chat/completions", timeout=30, json={
+                "model": model, "stream": stream, "messages": [{"role": "user", "content": "price me"}]})
+            assert resp.status_code == 200
+        app.state.writer.flush(10)
+        rows = app.state.store.query("SELECT model_alias, deployment, input_tokens, output_tokens, cost_usd, "
+                                     "input_price_per_mtok AS pin, output_price_per_mtok AS pout FROM {db}.model_calls")
+    assert len(rows) == 3
+    for r in rows:
+        assert (r["deployment"], r["pin"], r["pout"]) == ("a1", Decimal("0.15"), Decimal("0.6"))
+        assert r["cost_usd"] == (r["input_tokens"] * r["pin"] + r["output_tokens"] * r["pout"]) / 1_000_000
+        assert r["cost_usd"] > 0
