@@ -43,6 +43,13 @@ class PlatformClient:
         """Any JSON endpoint (the admin API): the decoded body, or PlatformError with its code."""
         return self._json(self._http.request(method, path, **kwargs))
 
+    def text(self, method: str, path: str, **kwargs: Any) -> str:
+        """A non-JSON answer (CSV export) as text, or PlatformError with its code."""
+        resp = self._http.request(method, path, **kwargs)
+        if resp.status_code >= 400:
+            self._json(resp)
+        return resp.text
+
     def close(self) -> None:
         self._http.close()
 

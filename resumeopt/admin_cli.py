@@ -85,7 +85,30 @@ def budgets(client: PlatformClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def report(client: PlatformClient, args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("from", args.start), ("to", args.end), ("team", args.team)) if v}
+    if args.what == "cost":
+        if args.format == "csv":
+            print(client.text("GET", "/api/v1/reports/cost", params={**params, "by": args.by, "format": "csv"}), end="")
+            return 0
+        _print(client.call("GET", "/api/v1/reports/cost", params={**params, "by": args.by}), True)
+    elif args.what == "top-spenders":
+        _print(client.call("GET", "/api/v1/reports/top-spenders", params={**params, "by": args.by}), True)
+    elif args.what == "anomalies":
+        _print(client.call("GET", "/api/v1/reports/anomalies", params=params), True)
+    return 0
+
+
 def add_parsers(sub, run: Callable) -> None:
+    r = sub.add_parser("report", help="cost reports (finance)")
+    r.add_argument("what", choices=["cost", "top-spenders", "anomalies"])
+    r.add_argument("--from", dest="start", help="first day, YYYY-MM-DD")
+    r.add_argument("--to", dest="end", help="last day, YYYY-MM-DD")
+    r.add_argument("--by", default="team", choices=["team", "user", "key", "model", "deployment", "day", "agent"])
+    r.add_argument("--team")
+    r.add_argument("--format", choices=["json", "csv"], default="json")
+    r.set_defaults(func=lambda a: run(report, a))
+
     k = sub.add_parser("keys", help="virtual API keys").add_subparsers(dest="action", required=True, metavar="ACTION")
     create = k.add_parser("create", help="create a key (printed once)")
     create.add_argument("--team", required=True)

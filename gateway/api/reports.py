@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import StoreDep, WriterDep
 from gateway.auth.gate import PrincipalDep, allow, team_filter
+from gateway.errors import GatewayError
 from gateway.store import queries
 
 router = APIRouter(prefix="/api/v1")
@@ -33,6 +34,25 @@ def cost(store: StoreDep, principal: PrincipalDep,
         return Response(_csv(rows, ["key", "calls", "input_tokens", "output_tokens", "cost_usd", "errors",
                                     "avg_latency_ms"]), media_type="text/csv")
     return {"by": by, "rows": rows}
+
+
+@router.get("/reports/top-spenders", **allow("admin", "finance", "engineer"))
+def top_spenders(store: StoreDep, principal: PrincipalDep, by: Literal["team", "user", "key", "model", "agent"] = "team",
+                 start: date | None = Query(None, alias="from"), end: date | None = Query(None, alias="to"),
+                 limit: int = Query(10, ge=1, le=1000), team: str | None = Query(None, max_length=128)):
+    return {"by": by, "rows": queries.top_spenders(store, by, start, end, limit, team_filter(principal, team))}
+
+
+@router.get("/reports/anomalies", **allow("admin", "finance", "engineer"))
+def anomalies(store: StoreDep, principal: PrincipalDep, start: date | None = Query(None, alias="from"),
+              end: date | None = Query(None, alias="to"), ratio: float = Query(1.25, gt=1, le=100),
+              team: str | None = Query(None, max_length=128)):
+    """Days whose cost is more than `ratio` (default 1.25: 25 % above) the team's trailing 7-day mean."""
+    end = end or datetime.now(UTC).date()
+    start = start or end - timedelta(days=30)
+    if start > end:
+        raise GatewayError(422, "invalid_request", "'from' is after 'to'", param="from")
+    return {"ratio": ratio, "rows": queries.cost_anomalies(store, start, end, ratio, team_filter(principal, team))}
 
 
 @router.get("/reports/quality", **allow("admin", "engineer"))

@@ -29,6 +29,44 @@ def cost_report(store: Store, by: str, start: date | None, end: date | None, tea
 SCOPE_COLUMNS = {"team": "team", "user": "user_id", "key": "key_id"}
 
 
+SPENDERS = {"team": "team", "user": "user_id", "key": "key_id", "model": "model_alias", "agent": "agent"}
+
+
+def top_spenders(store: Store, by: str, start: date | None, end: date | None, limit: int,
+                 team: str | None = None) -> list[dict]:
+    key = SPENDERS[by]
+    rows = store.query(
+        f"SELECT {key} AS key, sum(cost_usd) AS cost_usd, count() AS calls FROM {{db}}.model_calls FINAL "
+        f"WHERE toDate(ts) >= {{start:Date}} AND toDate(ts) <= {{end:Date}} {_team(team)} "
+        "GROUP BY key ORDER BY cost_usd DESC, key LIMIT {n:UInt32}",
+        {"start": start or date(1970, 1, 1), "end": end or date(2999, 12, 31), "team": team or "", "n": limit},
+    )
+    return [_money(r) for r in rows]
+
+
+def cost_anomalies(store: Store, start: date, end: date, ratio: float = 1.25, team: str | None = None) -> list[dict]:
+    """Days whose cost (per team) is more than `ratio` x the mean of the 7 days before it. Days without
+    calls count as 0 in that mean; a team is judged only once it has 7 days of history (a new team's
+    ramp-up is not an anomaly)."""
+    rows = store.query(
+        "WITH daily AS (SELECT team, toDate(ts) AS day, sum(cost_usd) AS cost FROM {db}.model_calls FINAL "
+        f"WHERE toDate(ts) >= {{start:Date}} - 7 AND toDate(ts) <= {{end:Date}} {_team(team)} GROUP BY team, day) "
+        "SELECT d.team AS team, d.day AS day, d.cost AS cost_usd, "
+        "  (SELECT sum(p.cost) FROM daily AS p WHERE p.team = d.team AND p.day >= d.day - 7 AND p.day < d.day) / 7 "
+        "  AS trailing_mean_usd, (SELECT min(f.day) FROM daily AS f WHERE f.team = d.team) AS first_day "
+        "FROM daily AS d WHERE d.day >= {start:Date} ORDER BY d.day, d.team",
+        {"start": start, "end": end, "team": team or ""},
+    )
+    out = []
+    for r in rows:
+        mean = Decimal(r["trailing_mean_usd"] or 0)
+        history = (r["day"] - r.pop("first_day")).days >= 7
+        if history and mean > 0 and Decimal(r["cost_usd"]) > mean * Decimal(str(ratio)):
+            out.append(_money({**r, "day": r["day"].isoformat(),
+                               "trailing_mean_usd": format(mean.quantize(Decimal("1e-9")).normalize(), "f")}))
+    return out
+
+
 def cost_since(store: Store, start: datetime, scope: str = "global") -> Decimal:
     """What a budget scope (`global`, `team:<id>`, `user:<id>`, `key:<id>`) spent since `start`."""
     kind, _, value = scope.partition(":")
