@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
+from gateway.errors import GatewayError
+
 log = logging.getLogger("resumeopt.gateway.budgets")
 Period = Literal["day", "month"]
 
@@ -222,8 +224,6 @@ class BudgetGuard:
 
     async def reserve(self, worst_usd: Decimal, now: datetime, budgets: list[Budget],
                       max_request_usd: Decimal | None) -> Held:
-        from gateway.errors import GatewayError
-
         if max_request_usd is not None and worst_usd > max_request_usd:
             raise GatewayError(402, "budget_exceeded", f"This request may cost up to ${worst_usd:.6f}, more than "
                                f"the per-request maximum; lower max_tokens", "budget_exceeded",
@@ -271,8 +271,6 @@ class BudgetGuard:
             # and read it again on the next request. (Starting at 0 and seeding later would be a no-op.)
             log.error("cannot read past spend of %s (%s): refusing spend until it can", w.key, type(exc).__name__)
             self._seeded.pop(w.key, None)
-            from gateway.errors import GatewayError
-
             raise GatewayError(503, "budget_unavailable", "Budget state cannot be read; retry shortly",
                                "service_unavailable", headers={"retry-after": "5"}) from None
         await self._store.seed(w.key, spent, ttl)

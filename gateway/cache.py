@@ -74,8 +74,10 @@ class Entry:
     deployment: str
 
 
-def cache_key(namespace: str, alias: str, body: dict) -> str:
-    material = {k: v for k, v in body.items() if k not in NOT_IN_KEY}
+def cache_key(namespace: str, alias: str, body: dict, leave_out: frozenset[str] = frozenset()) -> str:
+    """`namespace:sha256` of everything that can change the answer: the alias, whether it streams, and
+    every body field but NOT_IN_KEY (and `leave_out`: the semantic cache leaves out the messages)."""
+    material = {k: v for k, v in body.items() if k not in NOT_IN_KEY and k not in leave_out}
     material["model"] = alias
     material["stream"] = bool(body.get("stream"))
     digest = hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()

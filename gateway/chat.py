@@ -30,7 +30,7 @@ from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError, from_upstream, json_object
 from gateway.modes import Modes
 from gateway.pricing import call_cost, unit_prices
-from gateway.providers.base import Provider, UpstreamError, Usage, estimate_tokens, prompt_text
+from gateway.providers.base import Provider, UpstreamError, Usage, estimate_tokens
 from gateway.retry import RETRYABLE, backoff_s, classify
 from gateway.routing import LatencyTracker, Router
 from gateway.streaming import StreamTally, sse_error, sse_event
@@ -72,7 +72,7 @@ class CallContext:
     log_mode: str = "off"               # prompt/completion logging for this call: off | redacted | full
     redact_terms: tuple[str, ...] = ()  # names the caller declared (the resume's), removed when redacting
     semantic: tuple | None = None       # (bucket, vector) to index the answer under, semantic cache only
-    prompt: str = ""                    # set only when the call's logging mode keeps text
+    prompt: str = ""                    # the prompt's text (or an embedding's input), extracted once
     completion: str = ""
 
     def remaining(self) -> float:
@@ -155,10 +155,10 @@ class ChatService:
         who = Attribution(ctx.who.request_id, trace_id=ctx.who.trace_id, job_id=ctx.who.job_id, agent=ctx.who.agent,
                           tool="semantic-cache", team=ctx.who.team, user_id=ctx.who.user_id, key_id=ctx.who.key_id)
         child = CallContext(who=who, alias=alias, deadline=ctx.deadline, principal=ctx.principal,
-                            limits=ctx.limits, started=time.perf_counter())
-        body = {"model": alias, "input": text[:32_000]}
+                            limits=ctx.limits, started=time.perf_counter(), prompt=text[:32_000])
+        body = {"model": alias, "input": child.prompt}
         try:
-            await self.gov.throttle(self._alias(alias), child, estimate_tokens(body["input"]))  # a real call
+            await self.gov.throttle(self._alias(alias), child, estimate_tokens(child.prompt))  # a real call
             await self.gov.reserve(body, child)
             answer, _ = await self.embed(body, child)
             return answer["data"][0]["embedding"]
@@ -430,9 +430,8 @@ def completion_text(body: dict) -> str:
     return "\n".join(p for p in parts if isinstance(p, str))
 
 
-def worst_case_tokens(body: dict) -> int:
+def worst_case_tokens(body: dict, prompt: str) -> int:
     """Prompt (estimated) plus every completion the request may produce."""
-    prompt = prompt_text(body)
     completion = body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
     return estimate_tokens(prompt) + int(completion) * int(body.get("n") or 1)
 

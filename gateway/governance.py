@@ -22,7 +22,6 @@ from gateway.config import Deployment, GatewayConfig, ModelAlias
 from gateway.errors import GatewayError
 from gateway.limits import Limits, LogMode, ScopeLimits, resolve
 from gateway.pricing import call_cost
-from gateway.providers.base import prompt_text
 from gateway.ratelimit import Check, Limiter, retry_after_s
 from gateway.semantic_cache import SemanticIndex, bucket
 from gateway.store.registry import Registry
@@ -41,7 +40,7 @@ class Governance:
         self.budget = BudgetGuard(config.policy.budget, budgets, spent_since)
         self.limits = limits
         self._clock = clock
-        self._plans = config.auth.plans
+        self.plans = config.auth.plans
         self.semantic = SemanticIndex()
         # (alias, text, ctx) -> vector or None: the gateway's own embeddings path, set by ChatService
         self.embedder = None
@@ -50,11 +49,16 @@ class Governance:
         """Limits that apply to this caller, narrowest scope first (plan defaults on its own scope)."""
         if self.limits is None:
             return []
-        return resolve(principal, self._plans, lambda scope: _limits_of(self.limits.get(scope)))
+        return resolve(principal, self.plans, self._limits_of)
 
     def prompt_logging(self, principal: Principal) -> LogMode:
-        own = _limits_of(self.limits.get(f"team:{principal.team}")) if self.limits and principal.team else None
-        return (own.prompt_logging if own and own.prompt_logging else None) or self._config.auth.prompt_logging
+        """The team's mode if an admin set one, else the configured default."""
+        own = self._limits_of(f"team:{principal.team}") if principal.team else None
+        return (own and own.prompt_logging) or self._config.auth.prompt_logging
+
+    def _limits_of(self, scope: str) -> Limits | None:
+        row = self.limits.get(scope) if self.limits is not None else None
+        return row.limits if row is not None else None
 
     # -- response cache -------------------------------------------------------------------------------
 
@@ -79,7 +83,7 @@ class Governance:
 
     async def _semantic(self, policy, namespace: str, alias: str, body: dict, ctx: CallContext,
                         directives: CacheDirectives) -> Entry | None:
-        vector = await self.embedder(policy.embedding_model, prompt_text(body), ctx)
+        vector = await self.embedder(policy.embedding_model, ctx.prompt, ctx)
         if vector is None:
             return None  # the embedding failed: an exact-only lookup, never a failed request
         bucket_id = bucket(namespace, alias, body)
@@ -147,8 +151,7 @@ class Governance:
         if not embedding and not (body.get("max_tokens") or body.get("max_completion_tokens")):
             # Without a cap the worst case is unbounded: cap it, so the reservation is a true bound.
             body["max_tokens"] = policy.default_max_tokens
-        text = str(body["input"]) if embedding else prompt_text(body)
-        prompt = len(text) // 2 + 16
+        prompt = len(ctx.prompt) // 2 + 16
         completion = 0 if embedding else int(body.get("max_tokens") or body.get("max_completion_tokens")) * int(
             body.get("n") or 1)
         worst = max((call_cost(d, prompt, completion) for d in self._candidates(ctx.alias)), default=Decimal(0))
@@ -168,7 +171,3 @@ class Governance:
 
 def _fresh(entry: Entry | None, directives: CacheDirectives) -> bool:
     return entry is not None and (directives.max_age_s is None or time.time() - entry.created <= directives.max_age_s)
-
-
-def _limits_of(row: ScopeLimits | None) -> Limits | None:
-    return row.limits if row is not None else None

@@ -17,19 +17,17 @@ exact cache (in-process or Redis), so an expired entry is a miss here too.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 
 import numpy as np
-import orjson
-from gateway.cache import NOT_IN_KEY
+from gateway.cache import cache_key
+
+_MESSAGES = frozenset({"messages"})
 
 
 def bucket(namespace: str, alias: str, body: dict) -> str:
     """Everything but the messages: requests that differ in any of it never share an answer."""
-    material = {k: v for k, v in body.items() if k not in NOT_IN_KEY and k != "messages"}
-    material["model"], material["stream"] = alias, bool(body.get("stream"))
-    return namespace + ":" + hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return cache_key(namespace, alias, body, leave_out=_MESSAGES)
 
 
 MAX_BUCKETS = 10_000  # namespaces x parameter sets

@@ -7,11 +7,12 @@ on every object, and scalar fields default to None so that
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, model_serializer
+
+from gateway.pii import name_terms
 
 # Keys whose values are identifiers, contact details or dates, not prose: matching and the
 # grounding checks on free text ignore them (dates and contact details have their own checks).
@@ -217,9 +218,8 @@ def personal_terms(resume: Resume) -> list[str]:
     contact details and profile handles. The gateway removes these from any prompt or completion it
     keeps; the pattern-based redaction there catches the same kinds of data when nobody declared them."""
     b = resume.basics
-    names = [b.name or ""] + [r.name or "" for r in resume.references]
-    parts = [p.strip(".,") for n in names for p in re.split(r"[\s-]+", n) if len(p.strip(".,")) >= 3]
-    terms = [*names, *parts, b.email or "", b.phone or "", b.url or ""]
+    terms = name_terms([b.name or ""] + [r.name or "" for r in resume.references])
+    terms += [b.email or "", b.phone or "", b.url or ""]
     if b.location is not None:
         terms += [b.location.address or "", b.location.postalCode or ""]
     for profile in b.profiles:

@@ -98,7 +98,7 @@ class LimitsIn(Limits):
 def list_limits(request: Request):
     rows = sorted(request.app.state.limits.all(), key=lambda r: r.scope)
     return {"limits": [r.model_dump(mode="json", exclude_unset=True) for r in rows],
-            "plans": {k: v.model_dump(mode="json") for k, v in request.app.state.chat.gov._plans.items()}}
+            "plans": {k: v.model_dump(mode="json") for k, v in request.app.state.chat.gov.plans.items()}}
 
 
 @router.put("/limits/{scope}", **ADMIN)

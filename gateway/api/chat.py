@@ -40,7 +40,7 @@ async def chat_completions(request: Request):
         hit = await service.cached(body, ctx, CacheDirectives.parse(request.headers.get("cache-control")))
         if hit is not None:
             return _replay(hit, bool(body.get("stream")), ctx)
-        await service.throttle(ctx, worst_case_tokens(body))
+        await service.throttle(ctx, worst_case_tokens(body, ctx.prompt))
         await service.reserve_budget(body, ctx)
         if body.get("stream"):
             chunks, rec = await service.open_stream(body, ctx)
@@ -67,7 +67,7 @@ async def embeddings(request: Request):
     try:
         body = validate_embedding_body(await read_body(request, request.app.state.settings.max_body_bytes))
         ctx = _context(request, service, body, started, principal)
-        await service.throttle(ctx, estimate_tokens(str(body["input"])))
+        await service.throttle(ctx, estimate_tokens(ctx.prompt))
         await service.reserve_budget(body, ctx)
         answer, rec = await service.embed(body, ctx)
         return _json(answer, ctx, rec)
@@ -98,9 +98,9 @@ def _context(request: Request, service: ChatService, body: dict, started: float,
     ctx = CallContext(who=who, alias=body["model"], deadline=time.monotonic() + deadline_s, tier=tier,
                       wait_for_recovery=client_deadline is not None, started=started, principal=principal,
                       limits=service.gov.scoped(principal))
+    ctx.prompt = str(body["input"]) if "messages" not in body else prompt_text(body)  # once per request
     ctx.log_mode = service.gov.prompt_logging(principal)
     if ctx.log_mode != "off":
-        ctx.prompt = str(body["input"]) if "messages" not in body else prompt_text(body)
         ctx.redact_terms = _redact_terms(headers.get("x-resumeopt-redact"))
     return ctx
 
