@@ -32,6 +32,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import queries
 from gateway.store.client import Store
 from gateway.store.registry import Registry
+from gateway.store.stream import StreamConsumer, StreamSink
 from gateway.store.writer import TelemetryWriter
 
 log = logging.getLogger("resumeopt.gateway")
@@ -44,9 +45,7 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     applied = store.migrate()
     if applied:
         log.info("store migrations applied: %s", ", ".join(applied))
-    writer = TelemetryWriter(store, settings.writer_batch_size, settings.writer_flush_interval_s,
-                             settings.writer_max_pending, spool_dir=settings.resolved_spool_dir(),
-                             max_spool_bytes=settings.max_spool_bytes)
+    writer, consumer = _telemetry(settings, store)
     keys, limits = KeyRegistry(store), Registry(store, "limits", ScopeLimits)
     keys.load()
     limits.load()
@@ -60,6 +59,8 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         writer.start()
+        if consumer is not None:
+            consumer.start()
         # One pooled session for every HTTP upstream; per-call timeouts come from the request's deadline.
         # keepalive 4 s: below the 5 s idle timeout of uvicorn and many proxies, so a pooled connection
         # is not reused just as the upstream closes it.
@@ -78,7 +79,9 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
             await session.close()
             if redis is not None:
                 await redis.aclose()
-            writer.stop()
+            writer.stop()  # its buffer reaches the store (or the stream) first
+            if consumer is not None:
+                consumer.stop()
 
     # FastAPI's native OpenTelemetry wraps every request even with no exporter behind it; off until
     # tracing is configured (measured ~15 µs and several allocations per request in tests/perf).
@@ -91,6 +94,22 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     for r in (chat.router, health.router, reports.router, admin.router, admin.me_router):
         app.include_router(r)
     return app
+
+
+def _telemetry(settings: GatewaySettings, store: Store):
+    """Where this process emits telemetry, and the stream reader when it is also the store writer."""
+    if settings.telemetry_queue == "memory":
+        return TelemetryWriter(store, settings.writer_batch_size, settings.writer_flush_interval_s,
+                               settings.writer_max_pending, spool_dir=settings.resolved_spool_dir(),
+                               max_spool_bytes=settings.max_spool_bytes), None
+    sink = StreamSink(settings.redis_url, settings.redis_prefix, settings.resolved_spool_dir() / "stream",
+                      settings.max_stream_backlog, settings.max_spool_bytes)
+    return sink, (stream_consumer(settings, store) if settings.store_writer else None)
+
+
+def stream_consumer(settings: GatewaySettings, store: Store) -> StreamConsumer:
+    return StreamConsumer(store, settings.redis_url, settings.redis_prefix, settings.writer_name or None,
+                          settings.writer_batch_size, int(settings.writer_flush_interval_s * 1000))
 
 
 async def _refresh(every_s: float, *registries) -> None:

@@ -49,6 +49,9 @@ class Emitter(Protocol):
 
     def emit(self, table: str, row: dict) -> None: ...
 
+    def durable(self) -> Awaitable[None]:
+        """Resolves once the rows emitted so far survive this process (the API answers after it)."""
+
 
 @dataclass
 class CallContext:
@@ -147,6 +150,7 @@ class ChatService:
             rec = CallRecord(ctx.who, ctx.alias, entry.deployment, "cache", stream=bool(body.get("stream")),
                              cache_hit=True, cost_saved_usd=entry.cost_usd)
             self._finish(rec, ctx)
+            await self._sink.durable()
         return entry
 
     async def _embed_for_cache(self, alias: str, text: str, ctx: CallContext) -> list[float] | None:
@@ -191,6 +195,7 @@ class ChatService:
             ctx.completion = completion_text(result.body)
         rec = self._record(ctx, dep, result.usage)
         await self._settle_budget(ctx, rec.cost_usd)
+        await self._sink.durable()  # answer only a call that is recorded
         result.body["model"] = ctx.alias
         return result.body, rec
 
@@ -230,6 +235,7 @@ class ChatService:
         if isinstance(outcome, _Failure):
             self._record_failure(ctx, outcome)
             await self._settle_budget(ctx, Decimal(0))  # nothing was spent: release the reservation
+            await self._sink.durable()
             raise outcome.error
         return outcome
 
@@ -337,6 +343,7 @@ class ChatService:
                      ctx: CallContext, rec: CallRecord) -> AsyncIterator[bytes]:
         tally = StreamTally(body)
         status, error_kind = "ok", ""
+        settled = False
         sent: list[bytes] | None = [] if ctx.cache_key else None  # kept only when the answer is cached
         try:
             chunk = first
@@ -349,16 +356,18 @@ class ChatService:
                         sent.append(event)
                     yield event
                 chunk = await anext(upstream, None)
+            # Recorded before the client sees [DONE]: a finished stream is a recorded call.
+            settled = True
+            await self._close_stream(rec, ctx, dep, tally, "ok", "")
             yield b"data: [DONE]\n\n"
             if sent is not None:  # only a stream that finished cleanly is worth replaying
-                usage = tally.usage()
-                rec.cost_usd = call_cost(dep, usage.input_tokens, usage.output_tokens)
-                rec.deployment = dep.name
                 await self.remember(ctx, b"".join(sent) + b"data: [DONE]\n\n", rec)
         except UpstreamError as exc:
             # Bytes already reached the client: a terminal error event, never a clean [DONE] (Portkey #1797).
             status, error_kind = "error", exc.kind
             await self.breakers.record(dep.name, False, self._clock())
+            settled = True
+            await self._close_stream(rec, ctx, dep, tally, status, error_kind)
             yield sse_error(from_upstream(exc))
         except (GeneratorExit, asyncio.CancelledError):
             status, error_kind = "cancelled", "client_disconnect"  # tokens were spent all the same
@@ -366,12 +375,23 @@ class ChatService:
         finally:
             self.in_flight[dep.name] -= 1
             self.release()  # the stream owned the request's slot from open_stream on
-            if ctx.log_mode != "off":
-                ctx.completion = tally.text()
-            self._settle(rec, ctx, dep, tally.usage(), status, error_kind)
-            # Settled from the final usage chunk, or the gateway's own count when there was none: a
-            # stream is never $0 to the budget (LiteLLM #37923).
-            await self._settle_budget(ctx, rec.cost_usd)
+            if not settled:
+                self._settle_stream(rec, ctx, dep, tally, status, error_kind)
+                await self._settle_budget(ctx, rec.cost_usd)
+
+    async def _close_stream(self, rec: CallRecord, ctx: CallContext, dep: Deployment, tally: StreamTally,
+                            status: str, error_kind: str) -> None:
+        self._settle_stream(rec, ctx, dep, tally, status, error_kind)
+        await self._settle_budget(ctx, rec.cost_usd)
+        await self._sink.durable()
+
+    def _settle_stream(self, rec: CallRecord, ctx: CallContext, dep: Deployment, tally: StreamTally,
+                       status: str, error_kind: str) -> None:
+        # Settled from the final usage chunk, or the gateway's own count when there was none: a
+        # stream is never $0 to the budget (LiteLLM #37923).
+        if ctx.log_mode != "off":
+            ctx.completion = tally.text()
+        self._settle(rec, ctx, dep, tally.usage(), status, error_kind)
 
     async def release_budget(self, ctx: CallContext) -> None:
         await self._settle_budget(ctx, Decimal(0))

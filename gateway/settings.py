@@ -29,6 +29,15 @@ class GatewaySettings(BaseSettings):
     spool_dir: Path | None = Field(None, description="durable spool for rows the store refused; "
                                                      "empty = <data_dir>/spool/<database>")
     max_spool_bytes: int = Field(1 << 30, ge=1, description="past this the spool is reported, never dropped")
+    telemetry_queue: Literal["memory", "redis"] = Field(
+        "memory", description="where services emit telemetry: an in-process queue, or a Redis Stream shared "
+                              "by every replica (read by the store writer; survives SIGKILL of a replica)")
+    store_writer: bool = Field(True, description="with telemetry_queue=redis: this process also runs the "
+                                                 "store writer that reads the stream into its store")
+    writer_name: str = Field("", description="the store writer's consumer name (default: host name); a "
+                                             "writer restarted under its name re-reads what it had not acknowledged")
+    max_stream_backlog: int = Field(1_000_000, ge=1, description="past this many waiting events the stream "
+                                                                 "backlog is reported, never trimmed")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="largest request body accepted (413 past it)")
     state_backend: Literal["memory", "redis"] = Field(
         "memory", description="where breaker state lives: in-process, or Redis shared by every replica")

@@ -3,6 +3,7 @@
     resumeopt demo                       tailor the sample resume end to end, print everything, stop
     resumeopt up                         run platform + dashboard until interrupted
     resumeopt gateway --config F ...     run the gateway alone
+    resumeopt store-writer               read the replicas' telemetry stream into the store (scaled shape)
     resumeopt optimise --resume F --job F [--json]
     resumeopt eval run --dataset NAME
     resumeopt keys create|list|revoke|rotate ...
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -190,6 +192,28 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_writer(args: argparse.Namespace) -> int:
+    """The scaled shape's store writer: reads the replicas' telemetry stream into the store until SIGTERM,
+    finishing the batch in hand; what it has not read waits in the stream for the next start."""
+    from gateway.app import stream_consumer
+    from gateway.pii import install_log_scrubber
+    from gateway.settings import GatewaySettings
+    from gateway.store.client import Store
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_scrubber()
+    settings = GatewaySettings()
+    store = Store(settings.resolved_store_dsn(), settings.store_database)
+    store.migrate()
+    consumer = stream_consumer(settings, store)
+    signal.signal(signal.SIGTERM, lambda *_: consumer.stop_soon())
+    signal.signal(signal.SIGINT, lambda *_: consumer.stop_soon())
+    _say(f"store writer {consumer.name}: {consumer.key} -> {settings.resolved_store_dsn().split('@')[-1]}")
+    consumer.run()
+    store.close()
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from resumeopt.platform import EmbeddedPlatform
 
@@ -245,6 +269,8 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--host", default="127.0.0.1")
     gw.add_argument("--port", type=int, default=8000)
     gw.set_defaults(func=cmd_gateway)
+    sub.add_parser("store-writer", help="read the replicas' telemetry stream into the store (scaled shape)"
+                   ).set_defaults(func=cmd_store_writer)
     op = sub.add_parser("optimise", help="tailor a resume to a job")
     op.add_argument("--resume", required=True)
     op.add_argument("--job", required=True)

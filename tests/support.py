@@ -50,28 +50,59 @@ def gateway_replicas(config: dict, workdir: Path, n: int = 2, env: dict | None =
     """`n` real `resumeopt gateway` processes sharing Redis state under a prefix of their own (each with
     its own chDB store, as chDB allows one process per path); the prefix's keys are removed after.
     Authentication is off unless `env` sets RESUMEOPT_AUTH (as the `gw_settings` fixture does)."""
-    extra = {"RESUMEOPT_AUTH": "off", **(env or {})}
     prefix = f"resumeopt-test:{uuid.uuid4().hex[:8]}:"
-    path = workdir / "gateway.yaml"
-    path.write_text(yaml.safe_dump(config))
-    procs, urls = [], []
+    procs: list[subprocess.Popen] = []
     try:
+        urls = []
         for i in range(n):
-            port = free_port()
-            proc_env = {**os.environ, "RESUMEOPT_STATE_BACKEND": "redis", "RESUMEOPT_REDIS_PREFIX": prefix,
-                        "RESUMEOPT_DATA_DIR": str(workdir / f"replica{i}"), **extra}
-            procs.append(subprocess.Popen([sys.executable, "-m", "resumeopt.cli", "gateway", "--config", str(path),
-                                           "--port", str(port)], env=proc_env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
-            urls.append(f"http://127.0.0.1:{port}")
+            proc, url = start_gateway(config, workdir, f"replica{i}", prefix, env)
+            procs.append(proc)
+            urls.append(url)
         for url in urls:
             wait_for(lambda u=url: _healthy(u), timeout=60, what=f"replica {url}", interval=0.2)
         yield urls
     finally:
         for p in procs:
-            p.terminate()
-            p.wait(15)
+            stop_process(p)
         clear_redis_prefix(prefix)
+
+
+def start_gateway(config: dict, workdir: Path, name: str, prefix: str,
+                  env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """One `resumeopt gateway` process under `workdir/name` (not waited for: see `_healthy`)."""
+    path = workdir / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "resumeopt.cli", "gateway", "--config", str(path),
+                             "--port", str(port)], env=_env(workdir / name, prefix, env),
+                            stdout=subprocess.DEVNULL, stderr=open(workdir / f"{name}.log", "ab"))
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def start_store_writer(workdir: Path, prefix: str, env: dict | None = None) -> subprocess.Popen:
+    """The scaled shape's `resumeopt store-writer`, its chDB store under `workdir/writer`."""
+    return subprocess.Popen([sys.executable, "-m", "resumeopt.cli", "store-writer"],
+                            env=_env(workdir / "writer", prefix, env), stdout=subprocess.DEVNULL,
+                            stderr=open(workdir / "writer.log", "ab"))
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+def _env(data_dir: Path, prefix: str, extra: dict | None) -> dict:
+    return {**os.environ, "RESUMEOPT_STATE_BACKEND": "redis", "RESUMEOPT_REDIS_PREFIX": prefix,
+            "RESUMEOPT_DATA_DIR": str(data_dir), "RESUMEOPT_AUTH": "off", **(extra or {})}
+
+
+def healthy(url: str) -> bool:
+    return _healthy(url)
 
 
 def clear_redis_prefix(prefix: str) -> None:

@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Awaitable
 from pathlib import Path
 
 from gateway.store.client import Store
@@ -24,6 +25,14 @@ from gateway.store.spool import Spool
 from gateway.telemetry import logged_text
 
 log = logging.getLogger("resumeopt.store.writer")
+
+
+class _Done:
+    def __await__(self):
+        return iter(())
+
+
+_DONE = _Done()
 
 
 class TelemetryWriter:
@@ -59,6 +68,11 @@ class TelemetryWriter:
             return
         with self._cond:
             self._emitted += 1
+
+    def durable(self) -> Awaitable[None]:
+        """In-process rows are as durable as this process: a SIGTERM flushes them (`stop`); the
+        Redis-Stream sink (gateway/store/stream.py) is the shape that survives SIGKILL."""
+        return _DONE
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every row emitted before this call is in the store. True when it got there."""
@@ -143,14 +157,7 @@ class TelemetryWriter:
                 self._landed(len(batch))
 
     def _insert(self, batch: list[tuple[str, dict]]) -> bool:
-        by_table: dict[str, list[dict]] = defaultdict(list)
-        for table, row in batch:
-            by_table[table].append(row)
-        try:
-            for table, rows in by_table.items():
-                self._store.insert(table, rows)
-        except Exception as exc:  # the store refusing writes: the caller keeps the batch
-            log.warning("store insert failed (%s)", type(exc).__name__)
+        if not insert_batch(self._store, batch):
             return False
         self._backoff = 0.1
         return True
@@ -165,3 +172,17 @@ class TelemetryWriter:
         if size > self._max_spool_bytes:
             log.error("telemetry spool past its bound: %d batches, %d bytes at %s (still kept)",
                       batches, size, self._spool.dir)
+
+
+def insert_batch(store: Store, batch: list[tuple[str, dict]]) -> bool:
+    """Insert a batch, grouped per table. False when the store refused it (the caller keeps the batch)."""
+    by_table: dict[str, list[dict]] = defaultdict(list)
+    for table, row in batch:
+        by_table[table].append(row)
+    try:
+        for table, rows in by_table.items():
+            store.insert(table, rows)
+    except Exception as exc:  # the store refusing writes
+        log.warning("store insert failed (%s)", type(exc).__name__)
+        return False
+    return True
