@@ -27,6 +27,7 @@ from gateway.limits import ScopeLimits
 from gateway.metrics import GatewayMetrics
 from gateway.pii import install_log_scrubber
 from gateway.modes import Modes
+from gateway.pricing import load_price_book, priced
 from gateway.providers.registry import build_providers
 from gateway.settings import GatewaySettings
 from gateway.store import queries
@@ -41,6 +42,11 @@ log = logging.getLogger("resumeopt.gateway")
 def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     """The gateway app. `config` must already have managed local deployments pointed at a server."""
     install_log_scrubber()
+    price_version = ""
+    if settings.price_file is not None:
+        book = load_price_book(settings.price_file)
+        config, price_version = priced(config, book), f"{settings.price_file.name}@{book.version}"
+        log.info("prices: %s", price_version)
     store = Store(settings.resolved_store_dsn(), settings.store_database)
     applied = store.migrate()
     if applied:
@@ -88,6 +94,7 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     app = FastAPI(title="resumeopt gateway", version="0.1.0", lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings, app.state.store, app.state.writer = settings, store, writer
+    app.state.price_version = price_version
     app.state.auth, app.state.keys, app.state.limits = auth, keys, limits
     app.state.metrics = GatewayMetrics()
     install_handlers(app)

@@ -20,6 +20,8 @@ class GatewaySettings(BaseSettings):
 
     config_path: Path = Field(REPO_ROOT / "deploy" / "config" / "gateway.yaml",
                               description="routing config: aliases, deployments, prices")
+    price_file: Path | None = Field(REPO_ROOT / "deploy" / "prices" / "default.yaml",
+                                    description="this environment's price book (versioned YAML); empty = none")
     data_dir: Path = Field(default_factory=default_data_dir, description="where the embedded store lives")
     store_dsn: str = Field("", description="clickhouse-connect DSN; empty = chdb://<data_dir>/store")
     store_database: str = "resumeopt"

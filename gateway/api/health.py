@@ -13,7 +13,7 @@ router = APIRouter()
 
 
 @router.get("/healthz", **public())
-def healthz(store: StoreDep, writer: WriterDep, service: ServiceDep):
+def healthz(request: Request, store: StoreDep, writer: WriterDep, service: ServiceDep):
     try:
         store.query("SELECT 1")
         store_ok = True
@@ -22,7 +22,7 @@ def healthz(store: StoreDep, writer: WriterDep, service: ServiceDep):
     stats = writer.stats()
     ok = store_ok and stats["dropped"] == 0 and not stats["spool_over_bound"]
     body = {"status": "ok" if ok else "degraded", "store": "ok" if store_ok else "unreachable",
-            "telemetry": stats, "models": service.live_aliases()}
+            "telemetry": stats, "models": service.live_aliases(), "prices": request.app.state.price_version}
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway.config import Deployment
-from gateway.pricing import call_cost, litellm_prices
+from gateway.pricing import call_cost, litellm_prices, unit_prices
 
 
 def test_configured_price_is_exact_decimal():
@@ -57,3 +57,33 @@ def test_every_row_records_the_price_its_cost_used_and_the_cost_rederives_from_i
         assert (r["deployment"], r["pin"], r["pout"]) == ("a1", Decimal("0.15"), Decimal("0.6"))
         assert r["cost_usd"] == (r["input_tokens"] * r["pin"] + r["output_tokens"] * r["pout"]) / 1_000_000
         assert r["cost_usd"] > 0
+
+
+def test_price_book_precedence_and_the_shipped_book_loads(tmp_path):
+    import pytest
+
+    from gateway.config import GatewayConfig
+    from gateway.pricing import PriceBook, load_price_book, priced
+    from gateway.settings import GatewaySettings
+
+    shipped = load_price_book(GatewaySettings().price_file)
+    assert shipped.version and shipped.local_compute.input_per_mtok == 0  # local compute: 0 by default
+    config = GatewayConfig.model_validate({"default_alias": "a", "models": [{"alias": "a", "deployments": [
+        {"name": "by-name", "provider": "litellm", "model": "openai/gpt-4o-mini", "api_key_env": "X"},
+        {"name": "by-model", "provider": "litellm", "model": "openai/gpt-4o-mini", "api_key_env": "X"},
+        {"name": "box", "provider": "local", "model": "smol", "price": {"input_per_mtok": 9}},
+        {"name": "configured", "provider": "simulator", "model": "s", "price": {"input_per_mtok": 2}},
+        {"name": "mapped", "provider": "litellm", "model": "openai/gpt-4o", "api_key_env": "X"}]}]})
+    book = PriceBook.model_validate({"version": "t", "local_compute": {"input_per_mtok": "0.5"},
+                                     "models": {"openai/gpt-4o-mini": {"input_per_mtok": "0.12"}},
+                                     "deployments": {"by-name": {"input_per_mtok": "0.1"}}})
+    deps = {d.name: d for d in priced(config, book).alias("a").deployments}
+    assert unit_prices(deps["by-name"])[0] == Decimal("0.1")       # deployment name beats model
+    assert unit_prices(deps["by-model"])[0] == Decimal("0.12")     # model beats litellm's map
+    assert unit_prices(deps["box"])[0] == Decimal("0.5")           # the book's compute rate beats the config
+    assert unit_prices(deps["configured"])[0] == Decimal(2)        # not in the book: the config's price
+    assert unit_prices(deps["mapped"])[0] == litellm_prices("openai/gpt-4o")[0] * 1_000_000
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x\nmodels: {m: {input_per_mtok: lots}}\n")
+    with pytest.raises(ValueError):
+        load_price_book(bad)
