@@ -3,6 +3,10 @@ through the LiteLLM proxy, in one run, on this machine. Prints one table.
 
     make bench            (sets up the LiteLLM proxy venv, then runs this)
     .venv/bin/python -m tests.perf.bench_gateway [--seconds 10] [--rates 50,200,400] [--soak 100000]
+                                                 [--skip-litellm] [--stream-telemetry]
+
+`--stream-telemetry` adds `ro-stream`: a second gateway in the scaled shape's telemetry mode (rows go to a
+Redis Stream and each answer waits for its row to be there), read into its store by its own writer.
 
 Overhead = target p50/p99 minus direct p50/p99 at the same offered load. Max throughput is closed-loop
 with 64 connections. RSS is the gateway's resident memory after warm-up and after the soak.
@@ -99,6 +103,7 @@ def main() -> None:
     p.add_argument("--rates", default="50,200,400")
     p.add_argument("--soak", type=int, default=100_000)
     p.add_argument("--skip-litellm", action="store_true")
+    p.add_argument("--stream-telemetry", action="store_true")
     a = p.parse_args()
     rates = [float(r) for r in a.rates.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="resumeopt-bench-"))
@@ -126,6 +131,14 @@ def main() -> None:
                                          "DISABLE_ADMIN_UI": "True", "LITELLM_MASTER_KEY": BENCH_KEY},
                 ready_path="/health/liveliness")).pid)
         pids.append(gw.pid)
+        if a.stream_telemetry:
+            port = free_port()
+            targets["ro-stream"] = f"http://127.0.0.1:{port}"
+            pids.append(stack.enter_context(process(
+                [PY, "-m", "resumeopt.cli", "gateway", "--config", str(gw_cfg), "--port", str(port)],
+                targets["ro-stream"], env={"RESUMEOPT_DATA_DIR": str(tmp / "data-stream"),
+                                           "RESUMEOPT_ADMIN_KEY": BENCH_KEY, "RESUMEOPT_TELEMETRY_QUEUE": "redis",
+                                           "RESUMEOPT_REDIS_PREFIX": f"resumeopt-bench:{port}:"})).pid)
         for stream in (False, True):
             for rate in rates:
                 for name, url in targets.items():
@@ -141,6 +154,10 @@ def main() -> None:
         rss["before"] = rss_mb(gw.pid)
         soak = load(targets["resumeopt"], concurrency=32, total=a.soak, seconds=3600)
         rss["after"] = rss_mb(gw.pid)
+    if a.stream_telemetry:
+        from tests.support import clear_redis_prefix
+
+        clear_redis_prefix(f"resumeopt-bench:{targets['ro-stream'].rsplit(':', 1)[1]}:")
     print_table(rows)
     growth = (rss["after"] - rss["before"]) / rss["before"] * 100
     print(f"\nresumeopt gateway RSS: {rss['before']:.1f} MB after warm-up, {rss['after']:.1f} MB after "
