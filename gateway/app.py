@@ -85,9 +85,9 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
             await session.close()
             if redis is not None:
                 await redis.aclose()
-            writer.stop()  # its buffer reaches the store (or the stream) first
+            await writer.aclose()  # its buffer reaches the store (or the stream) first
             if consumer is not None:
-                consumer.stop()
+                await asyncio.to_thread(consumer.stop)
 
     # FastAPI's native OpenTelemetry wraps every request even with no exporter behind it; off until
     # tracing is configured (measured ~15 µs and several allocations per request in tests/perf).

@@ -12,6 +12,7 @@ says so loudly (log, /healthz, /metrics) but keeps spooling: telemetry is never 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -79,6 +80,9 @@ class TelemetryWriter:
         with self._cond:
             target = self._emitted
             return self._cond.wait_for(lambda: self._written >= target, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.stop)
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()

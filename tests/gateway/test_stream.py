@@ -3,6 +3,7 @@ acknowledges. Real Redis (a key prefix of the test's own), real chDB."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -57,61 +58,89 @@ def test_rows_survive_the_stream_exactly():
     assert back == row
 
 
-def test_sink_to_consumer_to_store_then_the_stream_is_empty(store, prefix):
-    sink = StreamSink(URL, prefix, store_spool(store, prefix))
+def _with_sink(url: str, prefix: str, spool, body) -> None:
+    """Run `body(sink)` on an event loop, as the gateway runs the sink."""
+    async def main():
+        sink = StreamSink(url, prefix, spool)
+        sink.start()
+        try:
+            await body(sink)
+        finally:
+            await sink.aclose()
+    asyncio.run(main())
+
+
+def test_sink_to_consumer_to_store_then_the_stream_is_empty(store, prefix, tmp_path):
     consumer = StreamConsumer(store, URL, prefix, name="w-test", batch_size=50, block_ms=50)
-    sink.start()
     consumer.start()
-    for _ in range(300):
-        sink.emit("model_calls", _row("req-stream"))
-    assert sink.flush(timeout=30)
+
+    async def body(sink):
+        for _ in range(300):
+            sink.emit("model_calls", _row("req-stream"))
+        await sink.durable()
+        assert sink.stats()["written"] == 300  # in the stream once durable() resolved
+        assert await asyncio.to_thread(sink.flush, 30)
+
+    _with_sink(URL, prefix, tmp_path / "spool", body)
+    consumer.stop()
     assert _rows(store, "req-stream") == (300, 300)
     assert redis.Redis().xlen(stream_key(prefix)) == 0  # acknowledged and deleted
-    assert sink.stats()["written"] == 300
-    sink.stop()
-    consumer.stop()
 
 
-def test_events_wait_in_the_stream_while_the_store_refuses_and_land_once(store, prefix):
-    sink = StreamSink(URL, prefix, store_spool(store, prefix))
+def test_rows_emitted_from_another_thread_reach_the_stream(store, prefix, tmp_path):
+    async def body(sink):
+        await asyncio.to_thread(lambda: [sink.emit("scores", {"n": i}) for i in range(5)])  # a sync handler
+        await asyncio.sleep(0)
+        await sink.durable()
+        assert redis.Redis().xlen(stream_key(prefix)) == 5
+
+    _with_sink(URL, prefix, tmp_path / "spool", body)
+
+
+def test_events_wait_in_the_stream_while_the_store_refuses_and_land_once(store, prefix, tmp_path):
     consumer = StreamConsumer(store, URL, prefix, name="w-outage", batch_size=20, block_ms=50)
-    sink.start()
     consumer.start()
-    store.command("DETACH TABLE {db}.model_calls")
-    try:
-        for i in range(200):
-            sink.emit("model_calls", {**_row("req-refused"), "agent": f"a{i:03d}"})
-        r = redis.Redis()
-        wait_for(lambda: r.xlen(stream_key(prefix)) == 200, timeout=30, what="events queued in the stream")
-        assert not sink.flush(timeout=0.3)  # refused: nothing acknowledged
-        # only the batch in hand is delivered (and retried in place); the rest waits behind it
-        assert 0 < r.xpending(stream_key(prefix), GROUP)["pending"] <= 20
-    finally:
-        store.command("ATTACH TABLE {db}.model_calls")
-    assert sink.flush(timeout=60)
-    assert _rows(store, "req-refused") == (200, 200)
-    sink.stop()
+    r = redis.Redis()
+
+    async def body(sink):
+        store.command("DETACH TABLE {db}.model_calls")
+        try:
+            for i in range(200):
+                sink.emit("model_calls", {**_row("req-refused"), "agent": f"a{i:03d}"})
+            await sink.durable()
+            await asyncio.to_thread(wait_for, lambda: r.xlen(stream_key(prefix)) == 200, 30, "events in the stream")
+            assert not await asyncio.to_thread(sink.flush, 0.3)  # refused: nothing acknowledged
+            # only the batch in hand is delivered (and retried in place); the rest waits behind it
+            assert 0 < r.xpending(stream_key(prefix), GROUP)["pending"] <= 20
+        finally:
+            store.command("ATTACH TABLE {db}.model_calls")
+        assert await asyncio.to_thread(sink.flush, 60)
+
+    _with_sink(URL, prefix, tmp_path / "spool", body)
     consumer.stop()
+    assert _rows(store, "req-refused") == (200, 200)
 
 
 def test_rows_emitted_while_redis_is_down_are_spooled_then_forwarded(store, prefix, tmp_path):
     dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    sink = StreamSink(dead, prefix, tmp_path / "spool")
-    sink.start()
-    for _ in range(40):
-        sink.emit("model_calls", _row("req-redis-down"))
-    wait_for(lambda: sink.stats()["spooled_batches"] >= 1, timeout=20, what="rows spooled locally")
-    sink.stop()
-    assert sink.stats()["spooled_batches"] >= 1  # still there after stop: nothing was dropped
+
+    async def down(sink):
+        for _ in range(40):
+            sink.emit("model_calls", _row("req-redis-down"))
+        await sink.durable()  # resolves: the rows are durable in the local spool
+        assert sink.stats()["spooled_batches"] >= 1
+
+    _with_sink(dead, prefix, tmp_path / "spool", down)
 
     # The replica restarts with Redis reachable: the spool goes to the stream, then to the store.
-    again = StreamSink(URL, prefix, tmp_path / "spool")
     consumer = StreamConsumer(store, URL, prefix, name="w-after", batch_size=50, block_ms=50)
-    again.start()
     consumer.start()
-    wait_for(lambda: _rows(store, "req-redis-down") == (40, 40), timeout=30, what="spooled rows stored")
-    assert again.stats()["spooled_batches"] == 0
-    again.stop()
+
+    async def up(sink):
+        await asyncio.to_thread(wait_for, lambda: _rows(store, "req-redis-down") == (40, 40), 30, "spooled rows stored")
+        assert sink.stats()["spooled_batches"] == 0
+
+    _with_sink(URL, prefix, tmp_path / "spool", up)
     consumer.stop()
 
 
@@ -151,13 +180,6 @@ def test_a_batch_inserted_twice_counts_once(store):
     store.insert("model_calls", rows)
     store.insert("model_calls", rows)
     assert queries.usage_for_request(store, "req-redelivered")["calls"] == 3
-
-
-def store_spool(store: Store, prefix: str):
-    import tempfile
-    from pathlib import Path
-
-    return Path(tempfile.mkdtemp(prefix="spool-")) / prefix.replace(":", "_")
 
 
 def test_stream_ts_is_utc():

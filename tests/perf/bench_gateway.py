@@ -6,7 +6,8 @@ through the LiteLLM proxy, in one run, on this machine. Prints one table.
                                                  [--skip-litellm] [--stream-telemetry]
 
 `--stream-telemetry` adds `ro-stream`: a second gateway in the scaled shape's telemetry mode (rows go to a
-Redis Stream and each answer waits for its row to be there), read into its store by its own writer.
+Redis Stream and each answer waits for its row to be there), read into a store by a `resumeopt store-writer`
+process, as in the scaled shape.
 
 Overhead = target p50/p99 minus direct p50/p99 at the same offered load. Max throughput is closed-loop
 with 64 connections. RSS is the gateway's resident memory after warm-up and after the soak.
@@ -134,11 +135,16 @@ def main() -> None:
         if a.stream_telemetry:
             port = free_port()
             targets["ro-stream"] = f"http://127.0.0.1:{port}"
+            stream_env = {"RESUMEOPT_ADMIN_KEY": BENCH_KEY, "RESUMEOPT_TELEMETRY_QUEUE": "redis",
+                          "RESUMEOPT_STORE_WRITER": "false", "RESUMEOPT_REDIS_PREFIX": f"resumeopt-bench:{port}:"}
             pids.append(stack.enter_context(process(
                 [PY, "-m", "resumeopt.cli", "gateway", "--config", str(gw_cfg), "--port", str(port)],
-                targets["ro-stream"], env={"RESUMEOPT_DATA_DIR": str(tmp / "data-stream"),
-                                           "RESUMEOPT_ADMIN_KEY": BENCH_KEY, "RESUMEOPT_TELEMETRY_QUEUE": "redis",
-                                           "RESUMEOPT_REDIS_PREFIX": f"resumeopt-bench:{port}:"})).pid)
+                targets["ro-stream"], env={**stream_env, "RESUMEOPT_DATA_DIR": str(tmp / "data-stream")})).pid)
+            writer = subprocess.Popen([PY, "-m", "resumeopt.cli", "store-writer"], cwd=REPO,
+                                      env={**os.environ, **stream_env, "RESUMEOPT_DATA_DIR": str(tmp / "data-writer")},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stack.callback(writer.terminate)
+            pids.append(writer.pid)
         for stream in (False, True):
             for rate in rates:
                 for name, url in targets.items():
