@@ -13,6 +13,10 @@ from importlib import resources
 from typing import Any
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A replayed batch must not count twice in the rollups (0011): the materialized views' targets drop a
+# block whose source block was a duplicate only with this on. chDB 4.4 defaults it to 1, a ClickHouse
+# server before 24.7 to 0 (ClickHouse #76110), so it is sent with every insert rather than assumed.
+INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 
 
 class StoreOpenError(RuntimeError):
@@ -46,13 +50,19 @@ class Store:
         names = result.column_names
         return [dict(zip(names, row)) for row in result.result_rows]
 
-    def insert(self, table: str, rows: list[dict]) -> None:
+    def insert(self, table: str, rows: list[dict], dedup_token: str | None = None) -> None:
+        """`dedup_token` names the batch: the same token again (a replay) is dropped by the table and by
+        the rollups its materialized views feed, where the tables keep a deduplication window (model_calls
+        and its rollups, migration 0011). Without a token only a byte-identical batch is recognised."""
         if not rows:
             return
         columns = list(rows[0])
         data = [[r[c] for c in columns] for r in rows]
+        settings = dict(INSERT_SETTINGS)
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
         with self._lock:
-            self._client.insert(table, data, column_names=columns, database=self.database)
+            self._client.insert(table, data, column_names=columns, database=self.database, settings=settings)
 
     def migrate(self) -> list[str]:
         """Apply numbered migrations not yet recorded; return the names applied now."""
@@ -66,7 +76,8 @@ class Store:
         for version, name, sql in _migrations():
             if version in done:
                 continue
-            self.command(sql)
+            for statement in statements(sql):
+                self.command(statement)
             self.insert("schema_migrations", [{"version": version, "name": name}])
             applied.append(name)
         return applied
@@ -74,6 +85,17 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._client.close()
+
+
+def statements(sql: str) -> list[str]:
+    """A migration file's statements: separated by a `;` that ends a line (the HTTP interface of a
+    ClickHouse server takes one statement per request). Comment-only pieces are dropped."""
+    out = []
+    for piece in re.split(r";[ \t]*(?:\n|$)", sql):
+        code = "\n".join(line for line in piece.splitlines() if not line.lstrip().startswith("--"))
+        if code.strip():
+            out.append(piece.strip())
+    return out
 
 
 def _migrations() -> list[tuple[int, str, str]]:
