@@ -32,6 +32,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import queries
 from gateway.store.client import Store
 from gateway.store.registry import Registry
+from gateway.store.retention import apply_retention
 from gateway.store.writer import TelemetryWriter
 
 log = logging.getLogger("resumeopt.gateway")
@@ -44,6 +45,7 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     applied = store.migrate()
     if applied:
         log.info("store migrations applied: %s", ", ".join(applied))
+    apply_retention(store, settings.retention_days(), settings.store_cluster)
     writer = TelemetryWriter(store, settings.writer_batch_size, settings.writer_flush_interval_s,
                              settings.writer_max_pending, spool_dir=settings.resolved_spool_dir(),
                              max_spool_bytes=settings.max_spool_bytes)
