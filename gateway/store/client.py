@@ -17,6 +17,8 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # block whose source block was a duplicate only with this on. chDB 4.4 defaults it to 1, a ClickHouse
 # server before 24.7 to 0 (ClickHouse #76110), so it is sent with every insert rather than assumed.
 INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+SCHEMA_MIGRATIONS = ("(version UInt32, name String, applied_at DateTime DEFAULT now())\n"
+                     "ENGINE = MergeTree\nORDER BY version")
 
 
 class StoreOpenError(RuntimeError):
@@ -67,13 +69,10 @@ class Store:
     def migrate(self) -> list[str]:
         """Apply numbered migrations not yet recorded; return the names applied now."""
         self.command("CREATE DATABASE IF NOT EXISTS {db}")
-        self.command(
-            "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, "
-            "applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
-        )
+        self.command(f"CREATE TABLE IF NOT EXISTS {{db}}.schema_migrations {SCHEMA_MIGRATIONS}")
         done = {r["version"] for r in self.query("SELECT version FROM {db}.schema_migrations")}
         applied = []
-        for version, name, sql in _migrations():
+        for version, name, sql in migration_files():
             if version in done:
                 continue
             for statement in statements(sql):
@@ -88,17 +87,17 @@ class Store:
 
 
 def statements(sql: str) -> list[str]:
-    """A migration file's statements: separated by a `;` that ends a line (the HTTP interface of a
-    ClickHouse server takes one statement per request). Comment-only pieces are dropped."""
+    """A migration file's statements, without their comment lines: separated by a `;` that ends a line
+    (the HTTP interface of a ClickHouse server takes one statement per request)."""
     out = []
     for piece in re.split(r";[ \t]*(?:\n|$)", sql):
-        code = "\n".join(line for line in piece.splitlines() if not line.lstrip().startswith("--"))
-        if code.strip():
-            out.append(piece.strip())
+        code = "\n".join(line for line in piece.splitlines() if not line.lstrip().startswith("--")).strip()
+        if code:
+            out.append(code)
     return out
 
 
-def _migrations() -> list[tuple[int, str, str]]:
+def migration_files() -> list[tuple[int, str, str]]:
     files = resources.files("gateway.store") / "migrations"
     out = []
     for f in sorted(files.iterdir(), key=lambda p: p.name):
