@@ -117,7 +117,7 @@ def budget_burndown(request: Request, store: StoreDep, writer: WriterDep, princi
         raise GatewayError(403, "forbidden", "You may only read your own team's budget", "permission_error")
     wanted = scope or (f"team:{own}" if own is not None else None)
     chosen = [b for b in request.app.state.chat.gov.configured_budgets()
-              if wanted in (None, b.scope) and window in (None, b.period)]
+              if (wanted is None or b.scope == wanted) and (window is None or b.period == window)]
     writer.flush(timeout=10)  # calls of these scopes may still sit in the writer's batch
     rows = burndown(chosen, partial(queries.spend_by_bucket, store), request.app.state.chat.policy.budget.time_zone,
                     datetime.now(UTC))

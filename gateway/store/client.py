@@ -14,8 +14,9 @@ from typing import Any
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A replayed batch must not count twice in the rollups (0011): the materialized views' targets drop a
-# block whose source block was a duplicate only with this on. chDB 4.4 defaults it to 1, a ClickHouse
-# server before 24.7 to 0 (ClickHouse #76110), so it is sent with every insert rather than assumed.
+# block whose source block was a duplicate only with this on (measured: with 0 the rollup counted a
+# replayed batch twice). chDB 4.4 (engine 26.9) defaults it to 1, servers of 2024-25 to 0 (ClickHouse
+# #76110), so it is sent with every insert rather than assumed.
 INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 SCHEMA_MIGRATIONS = ("(version UInt32, name String, applied_at DateTime DEFAULT now())\n"
                      "ENGINE = MergeTree\nORDER BY version")
