@@ -88,7 +88,8 @@ async def health(request: Request, store: StoreDep, principal: PrincipalDep,
 def _minutes(start: datetime | None, end: datetime | None, per: str) -> tuple[datetime, datetime]:
     """[from, to) widened to whole minutes, the rollup's grain; a time without a zone is UTC."""
     end = _utc(end) if end else datetime.now(UTC)
-    end = end.replace(second=0, microsecond=0) + (timedelta(minutes=1) if end.second or end.microsecond else timedelta())
+    if end.second or end.microsecond:
+        end = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = (_utc(start) if start else end - timedelta(hours=1)).replace(second=0, microsecond=0)
     if start >= end:
         raise GatewayError(422, "invalid_request", "'from' must be before 'to'", param="from")

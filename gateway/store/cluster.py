@@ -36,7 +36,8 @@ def create_table(table: str, body: str) -> list[str]:
     engine = _ENGINE.search(body)
     if engine is None or table not in SHARD_KEYS:
         raise ValueError(f"no cluster rule for table {table!r} (engine, shard key in SHARD_KEYS)")
-    args = ", ".join(a for a in ("'/clickhouse/tables/{shard}/{database}/{table}'", "'{replica}'", engine.group(2)) if a)
+    path = "'/clickhouse/tables/{shard}/{database}/{table}'"
+    args = ", ".join(a for a in (path, "'{replica}'", engine.group(2)) if a)
     # replicated tables deduplicate inserts by default (replicated_deduplication_window)
     local = _ENGINE.sub(f"ENGINE = Replicated{engine.group(1)}({args})", _DEDUP_WINDOW.sub("", body), count=1)
     local = re.sub(r"\nSETTINGS\s*$", "", local.rstrip())

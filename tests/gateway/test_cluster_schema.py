@@ -15,7 +15,7 @@ SCHEMA = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse-cluster" /
 
 def test_the_checked_in_cluster_schema_is_generated_from_every_migration():
     generated = cluster_schema()
-    assert SCHEMA.read_text() == generated, "stale: python -m gateway.store.cluster > deploy/clickhouse-cluster/schema.sql"
+    assert SCHEMA.read_text() == generated, "stale: run python -m gateway.store.cluster > " + str(SCHEMA)
     names = [name for _, name, _ in migration_files()]
     assert re.findall(r"^-- (\d{4}_\w+\.sql)$", generated, re.M) == names
     assert f"({len(names)}, '{names[-1]}')" in generated  # recorded as applied: the platform adds nothing

@@ -84,15 +84,18 @@ def test_health_report_from_the_rollup_scoped_by_role_with_json_errors(secured, 
     app = create_app(secured, base_config.with_local_base("http://127.0.0.1:9/v1"))
     with serve(app) as url:
         store = app.state.store
-        store.insert("model_calls", _calls_at("a", "d1", 0, 9, 200.0) + _calls_at("a", "d1", 0, 1, 200.0, status="error")
-                     + _calls_at("a", "d2", 1, 4, 800.0, cache_hit=True, attempts=2, fallbacks=1))
+        failed = _calls_at("a", "d1", 0, 1, 200.0, status="error")
+        rescued = _calls_at("a", "d2", 1, 4, 800.0, cache_hit=True, attempts=2, fallbacks=1)
+        store.insert("model_calls", _calls_at("a", "d1", 0, 9, 200.0) + failed + rescued)
         store.insert("model_calls", _calls_at("b", "d1", 1, 6, 200.0))
         get = lambda headers=ADMIN, **p: httpx.get(f"{url}/api/v1/reports/health", params=p, headers=headers)  # noqa: E731
         span = {"from": "2026-11-02T09:00:00Z", "to": "2026-11-02T09:02:00Z"}
         total = get(**span).json()
         assert [(r["key"], r["calls"], r["rps"], r["p50_ms"], r["p99_ms"], r["error_rate"]) for r in total["rows"]] == [
-            ("d1", 16, round(16 / 120, 4), 200.0, 200.0, round(1 / 16, 4)), ("d2", 4, round(4 / 120, 4), 800.0, 800.0, 0.0)]
-        assert (total["rows"][1]["cache_hit_rate"], total["rows"][1]["retries"], total["rows"][1]["fallbacks"]) == (1.0, 4, 4)
+            ("d1", 16, round(16 / 120, 4), 200.0, 200.0, round(1 / 16, 4)),
+            ("d2", 4, round(4 / 120, 4), 800.0, 800.0, 0.0)]
+        d2 = total["rows"][1]
+        assert (d2["cache_hit_rate"], d2["retries"], d2["fallbacks"]) == (1.0, 4, 4)
         assert set(total["breakers_now"]) == set(app.state.chat.deployment_names())
         assert set(total["breakers_now"].values()) == {"closed"}
         per_minute = get(per="minute", by="model", **span).json()["rows"]
@@ -110,8 +113,9 @@ def test_health_report_from_the_rollup_scoped_by_role_with_json_errors(secured, 
         assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "range_too_large"
         assert get(by="team").json()["error"]["code"] == "invalid_request"
         csv_rows = list(csv.DictReader(io.StringIO(get(format="csv", per="minute", **span).text)))
-        assert [(r["key"], r["minute"], r["calls"]) for r in csv_rows] == [
-            ("d1", "2026-11-02T09:00:00Z", "10"), ("d1", "2026-11-02T09:01:00Z", "6"), ("d2", "2026-11-02T09:01:00Z", "4")]
+        assert [(r["key"], r["minute"], r["calls"]) for r in csv_rows] == [("d1", "2026-11-02T09:00:00Z", "10"),
+                                                                          ("d1", "2026-11-02T09:01:00Z", "6"),
+                                                                          ("d2", "2026-11-02T09:01:00Z", "4")]
 
         out = _cli(url, "report", "health", "--from", span["from"], "--to", span["to"], "--per", "minute",
                    "--team", "b", "--format", "csv")
@@ -143,7 +147,8 @@ def test_budget_burndown_projects_each_window_and_is_scoped_by_role(secured, bas
         assert (day["limit_usd"], day["spent_usd"], day["unit"], day["bucket"]) == ("10", "2", "hours", "hour")
         assert day["series"][-1]["cumulative_usd"] == "2" and len(day["series"]) in (now.hour + 1, after.hour + 1)
         elapsed_h = (after - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
-        assert abs(Decimal(day["projected_usd"]) - Decimal(2 * 24 / elapsed_h)) < Decimal("0.05") * Decimal(day["projected_usd"])
+        projected = Decimal(day["projected_usd"])
+        assert abs(projected - Decimal(2 * 24 / elapsed_h)) < Decimal("0.05") * projected
         assert abs(day["until_exhausted"] - 8 / (2 / elapsed_h)) <= 0.05 * day["until_exhausted"] + 0.01
         assert day["exhausts_before_reset"] == (2 * 24 / elapsed_h >= 10)
         assert (month["unit"], month["spent_usd"]) == ("days", "2") and len(month["series"]) in (now.day, after.day)

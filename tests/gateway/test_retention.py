@@ -35,7 +35,8 @@ def test_defaults_keep_raw_and_audit_forever_and_minute_rollups_30_days(gw_setti
     app = create_app(gw_settings, base_config.with_local_base("http://127.0.0.1:9/v1"))
     store = app.state.store
     assert "TTL minute + toIntervalDay(30)" in _ttl(store, "model_calls_1m")
-    assert all("TTL" not in _ttl(store, t) for t in ("model_calls", "audit", "scores", "optimisations", "model_calls_1d"))
+    forever = ("model_calls", "audit", "scores", "optimisations", "model_calls_1d")
+    assert all("TTL" not in _ttl(store, t) for t in forever)
     assert apply_retention(store, days) == []  # a restart with the same settings changes nothing
 
 

@@ -44,7 +44,8 @@ SELECT concat('c', toString(number)) AS call_id,
        concat('r', toString(intDiv(number, 4))) AS request_id,
        concat('team-', toString(u % 20)) AS team, concat('user-', toString(u)) AS user_id,
        concat('alias-', toString(a)) AS model_alias, concat('alias-', toString(a), '-', toString(h % 2)) AS deployment,
-       'bench' AS provider, toUInt32(200 + h % 3000) AS input_tokens, toUInt32(50 + intDiv(h, 7) % 800) AS output_tokens,
+       'bench' AS provider, toUInt32(200 + h % 3000) AS input_tokens,
+       toUInt32(50 + intDiv(h, 7) % 800) AS output_tokens,
        toDecimal64((input_tokens * (1 + a) * 0.25 + output_tokens * (1 + a)) / 1000000, 9) AS cost_usd,
        randLogNormal(6, 0.7) AS latency_ms, (intDiv(h, 11) % 10) = 0 AS cache_hit,
        toUInt8((intDiv(h, 13) % 50) = 0) AS retries, retries + 1 AS attempts,
@@ -111,15 +112,16 @@ def read_rows(store: Store, end: datetime, runs: int) -> list[tuple[str, float, 
     out = []
     for by in ("team", "model", "day"):
         out.append((f"cost by {by}, {DAYS} d",
-                    p50_ms(lambda: queries.cost_report(store, by, first, last), runs),
-                    p50_ms(lambda: rollup_cost(store, by, first, last), runs)))
+                    p50_ms(lambda by=by: queries.cost_report(store, by, first, last), runs),
+                    p50_ms(lambda by=by: rollup_cost(store, by, first, last), runs)))
     minute = end.replace(second=0, microsecond=0)
     for label, span, per in (("health per minute, 1 h", timedelta(hours=1), "minute"),
                              ("health per minute, 24 h", timedelta(hours=24), "minute"),
                              (f"health total, {DAYS} d", timedelta(days=DAYS), "total")):
-        window = (minute - span, minute)
-        out.append((label, p50_ms(lambda: health_report(store, "deployment", *window, per, source="raw"), runs),
-                    p50_ms(lambda: health_report(store, "deployment", *window, per), runs)))
+        start = minute - span
+        out.append((label,
+                    p50_ms(lambda s=start, p=per: health_report(store, "deployment", s, minute, p, source="raw"), runs),
+                    p50_ms(lambda s=start, p=per: health_report(store, "deployment", s, minute, p), runs)))
     return out
 
 
@@ -130,9 +132,9 @@ def ingest(store: Store, n: int) -> float:
     writer = TelemetryWriter(store, defaults.writer_batch_size, defaults.writer_flush_interval_s, max_pending=n + 1)
     rows = []
     for i in range(n):
-        rec = CallRecord(Attribution(f"ingest-{i // 4}", agent="writer", team=f"team-{i % 20}", user_id=f"user-{i % 2000}"),
-                         f"alias-{i % 10}", f"alias-{i % 10}-{i % 2}", "bench", input_tokens=900, output_tokens=300,
-                         cost_usd=Decimal("0.0042"), latency_ms=420.0 + i % 300)
+        who = Attribution(f"ingest-{i // 4}", agent="writer", team=f"team-{i % 20}", user_id=f"user-{i % 2000}")
+        rec = CallRecord(who, f"alias-{i % 10}", f"alias-{i % 10}-{i % 2}", "bench", input_tokens=900,
+                         output_tokens=300, cost_usd=Decimal("0.0042"), latency_ms=420.0 + i % 300)
         rows.append(rec.row())
     writer.start()
     t = time.perf_counter()
