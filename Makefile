@@ -1,5 +1,5 @@
 # The two commands of the README. Both set the machine up first (deploy/bootstrap.sh, idempotent).
-.PHONY: demo test test-fast bench lock setup
+.PHONY: demo test test-fast bench bench-store lock setup
 
 setup:
 	@deploy/bootstrap.sh
@@ -16,6 +16,10 @@ test-fast: setup
 bench: setup
 	@tests/perf/setup_litellm.sh
 	@.venv/bin/python -m tests.perf.bench_gateway
+
+# Store reads at 1M and 10M synthetic calls, raw vs rollups, and writer ingestion (~10 min on 2 cores).
+bench-store: setup
+	@.venv/bin/python -m tests.perf.bench_store
 
 # Re-lock after changing pyproject.toml dependencies (hashes for every file of every pinned version).
 lock:

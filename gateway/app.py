@@ -33,6 +33,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import queries
 from gateway.store.client import Store
 from gateway.store.registry import Registry
+from gateway.store.retention import apply_retention
 from gateway.store.stream import StreamConsumer, StreamSink
 from gateway.store.writer import TelemetryWriter
 
@@ -51,6 +52,7 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
     applied = store.migrate()
     if applied:
         log.info("store migrations applied: %s", ", ".join(applied))
+    apply_retention(store, settings.retention_days(), settings.store_cluster)
     writer, consumer = _telemetry(settings, store)
     keys, limits = KeyRegistry(store), Registry(store, "limits", ScopeLimits)
     keys.load()

@@ -56,6 +56,14 @@ class Governance:
         own = self._limits_of(f"team:{principal.team}") if principal.team else None
         return (own and own.prompt_logging) or self._config.auth.prompt_logging
 
+    def configured_budgets(self) -> list[Budget]:
+        """Every budget set explicitly: the routing config's, then each scope's limits (plan defaults of
+        individual keys are not listed: they are per key, and there may be thousands)."""
+        found = list(self._config.policy.budget.budgets)
+        for row in self.limits.all() if self.limits is not None else []:
+            found += row.limits.budgets(row.scope)
+        return found
+
     def _limits_of(self, scope: str) -> Limits | None:
         row = self.limits.get(scope) if self.limits is not None else None
         return row.limits if row is not None else None

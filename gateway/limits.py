@@ -15,6 +15,8 @@ from gateway.budgets import Budget
 from gateway.ratelimit import RateLimit
 
 LogMode = Literal["off", "redacted", "full"]
+# any id a key or an OIDC issuer may give (`auth0|123`, "Data Science"): no slash, no control characters
+SCOPE_RE = r"^(global|(key|user|team):[^/\x00-\x1f]{1,128})$"
 
 
 class Limits(RateLimit):
@@ -47,8 +49,7 @@ class ScopeLimits(BaseModel):
     """A row of the `governance` table (kind `limits`)."""
 
     model_config = ConfigDict(extra="forbid")
-    # any id a key or an OIDC issuer may give (`auth0|123`, "Data Science"): no slash, no control characters
-    scope: str = Field(pattern=r"^(global|(key|user|team):[^/\x00-\x1f]{1,128})$")
+    scope: str = Field(pattern=SCOPE_RE)
     limits: Limits
 
 

@@ -51,6 +51,21 @@ class GatewaySettings(BaseSettings):
     admin_key: SecretStr | None = Field(None, description="bootstrap admin credential (RESUMEOPT_ADMIN_KEY)")
     auth_refresh_s: float = Field(5.0, gt=0, description="how often keys and limits are reloaded from the store")
 
+    # Retention in days per table (0 = keep forever), applied at start-up by gateway/store/retention.py.
+    retention_model_calls_days: int = Field(0, ge=0, description="raw telemetry; 0 = forever")
+    retention_scores_days: int = Field(0, ge=0, description="evaluator scores; 0 = forever")
+    retention_optimisations_days: int = Field(0, ge=0, description="optimisation results; 0 = forever")
+    retention_audit_days: int = Field(0, ge=0, description="the audit trail; 0 = forever")
+    retention_model_calls_1m_days: int = Field(30, ge=0, description="per-minute rollup (health report)")
+    retention_model_calls_1d_days: int = Field(0, ge=0, description="per-day rollup; 0 = forever")
+    store_cluster: str = Field("", description="ClickHouse cluster name when the schema of deploy/clickhouse-cluster "
+                                              "is used (retention alters its *_local tables ON CLUSTER)")
+
+    def retention_days(self) -> dict[str, int]:
+        prefix, suffix = "retention_", "_days"
+        return {name[len(prefix):-len(suffix)]: getattr(self, name) for name in type(self).model_fields
+                if name.startswith(prefix) and name.endswith(suffix)}
+
     def resolved_spool_dir(self) -> Path:
         return self.spool_dir or self.data_dir / "spool" / self.store_database
 

@@ -85,28 +85,59 @@ def budgets(client: PlatformClient, args: argparse.Namespace) -> int:
     return 0
 
 
+# what -> (path, default --by, the columns of --format table)
+REPORTS = {
+    "cost": ("/api/v1/reports/cost", "team", ["key", "calls", "input_tokens", "output_tokens", "cost_usd", "errors",
+                                               "avg_latency_ms"]),
+    "top-spenders": ("/api/v1/reports/top-spenders", "team", ["key", "cost_usd", "calls"]),
+    "anomalies": ("/api/v1/reports/anomalies", None, ["team", "day", "cost_usd", "trailing_mean_usd"]),
+    "health": ("/api/v1/reports/health", "deployment", ["key", "minute", "calls", "rps", "p50_ms", "p95_ms", "p99_ms",
+                                                         "error_rate", "cache_hit_rate", "retries", "fallbacks"]),
+    "burndown": ("/api/v1/reports/budgets/burndown", None, ["scope", "period", "limit_usd", "spent_usd",
+                                                             "projected_usd", "until_exhausted", "unit", "resets_at"]),
+}
+CSV_REPORTS = {"cost", "health", "burndown"}  # the others answer JSON only
+
+
 def report(client: PlatformClient, args: argparse.Namespace) -> int:
-    params = {k: v for k, v in (("from", args.start), ("to", args.end), ("team", args.team)) if v}
-    if args.what == "cost":
-        if args.format == "csv":
-            print(client.text("GET", "/api/v1/reports/cost", params={**params, "by": args.by, "format": "csv"}), end="")
-            return 0
-        _print(client.call("GET", "/api/v1/reports/cost", params={**params, "by": args.by}), True)
-    elif args.what == "top-spenders":
-        _print(client.call("GET", "/api/v1/reports/top-spenders", params={**params, "by": args.by}), True)
-    elif args.what == "anomalies":
-        _print(client.call("GET", "/api/v1/reports/anomalies", params=params), True)
+    path, default_by, columns = REPORTS[args.what]
+    names = (("from", args.start), ("to", args.end), ("team", args.team), ("by", args.by or default_by),
+             ("per", args.per), ("scope", args.scope), ("window", args.window))
+    params = {k: v for k, v in names if v and (k != "by" or default_by)}
+    if args.format == "csv":
+        if args.what not in CSV_REPORTS:
+            raise SystemExit(f"report {args.what}: --format csv is offered for {', '.join(sorted(CSV_REPORTS))}")
+        print(client.text("GET", path, params={**params, "format": "csv"}), end="")
+        return 0
+    data = client.call("GET", path, params=params)
+    _print(data, args.format == "json", lambda d: _rows_table(d["rows"], columns))
     return 0
 
 
+def _rows_table(rows: list[dict], columns: list[str]) -> None:
+    from rich.table import Table
+
+    from resumeopt.console import console
+
+    shown = [c for c in columns if any(c in r for r in rows)] or columns
+    t = Table(*shown)
+    for r in rows:
+        t.add_row(*("" if r.get(c) is None else str(r[c]) for c in shown))
+    console.print(t)
+
+
 def add_parsers(sub, run: Callable) -> None:
-    r = sub.add_parser("report", help="cost reports (finance)")
-    r.add_argument("what", choices=["cost", "top-spenders", "anomalies"])
-    r.add_argument("--from", dest="start", help="first day, YYYY-MM-DD")
-    r.add_argument("--to", dest="end", help="last day, YYYY-MM-DD")
-    r.add_argument("--by", default="team", choices=["team", "user", "key", "model", "deployment", "day", "agent"])
+    r = sub.add_parser("report", help="cost, health and budget reports")
+    r.add_argument("what", choices=list(REPORTS))
+    r.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (health: a time, YYYY-MM-DDTHH:MM, UTC)")
+    r.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (health: a time, excluded)")
+    r.add_argument("--by", choices=["team", "user", "key", "model", "deployment", "day", "agent"],
+                   help="grouping (default: team; health: deployment, or model)")
+    r.add_argument("--per", choices=["minute", "total"], help="health: one row per minute, or one per key")
+    r.add_argument("--scope", help="burndown: one budget scope (global, team:ID, user:ID, key:ID)")
+    r.add_argument("--window", choices=["day", "month"], help="burndown: daily or monthly budgets only")
     r.add_argument("--team")
-    r.add_argument("--format", choices=["json", "csv"], default="json")
+    r.add_argument("--format", choices=["json", "csv", "table"], default="json")
     r.set_defaults(func=lambda a: run(report, a))
 
     k = sub.add_parser("keys", help="virtual API keys").add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -8,7 +8,7 @@
     resumeopt eval run --dataset NAME
     resumeopt keys create|list|revoke|rotate ...
     resumeopt budgets list|limits|set|delete ...
-    resumeopt report cost|top-spenders|anomalies [--from D] [--to D] [--by team|model|day|...] [--format csv]
+    resumeopt report cost|top-spenders|anomalies|health|burndown [--from D] [--to D] [--by ...] [--format csv|json|table]
 """
 
 from __future__ import annotations

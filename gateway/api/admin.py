@@ -19,7 +19,7 @@ from gateway.api.deps import ServiceDep, StoreDep, WriterDep
 from gateway.auth.gate import PrincipalDep, allow
 from gateway.auth.keys import TEAM_RE
 from gateway.auth.principal import Principal, Role
-from gateway.budgets import Budget, window
+from gateway.budgets import window
 from gateway.errors import GatewayError
 from gateway.limits import Limits, ScopeLimits
 from gateway.store import queries
@@ -128,14 +128,10 @@ def delete_limits(scope: str, request: Request, principal: PrincipalDep, reason:
 @router.get("/budgets", **ADMIN_OR_FINANCE)
 def budgets(request: Request, store: StoreDep, writer: WriterDep):
     """Every budget the store can see, with what its current window has spent (from `model_calls`)."""
-    gov, now = request.app.state.chat.gov, datetime.now(UTC)
-    tz = request.app.state.chat.policy.budget.time_zone
-    found: list[Budget] = list(request.app.state.chat.policy.budget.budgets)
-    for row in gov.limits.all():
-        found += row.limits.budgets(row.scope)
+    now, tz = datetime.now(UTC), request.app.state.chat.policy.budget.time_zone
     writer.flush(timeout=10)
     out = []
-    for b in found:
+    for b in request.app.state.chat.gov.configured_budgets():
         w = window(b, now, tz)
         spent = queries.cost_since(store, w.starts, b.scope)
         out.append({"scope": b.scope, "period": b.period, "mode": b.mode, "limit_usd": str(b.limit_usd),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 from gateway.store.client import Store
 
@@ -69,12 +71,32 @@ def cost_anomalies(store: Store, start: date, end: date, ratio: float = 1.25, te
 
 def cost_since(store: Store, start: datetime, scope: str = "global") -> Decimal:
     """What a budget scope (`global`, `team:<id>`, `user:<id>`, `key:<id>`) spent since `start`."""
-    kind, _, value = scope.partition(":")
-    where = f"AND {SCOPE_COLUMNS[kind]} = {{value:String}}" if kind in SCOPE_COLUMNS else ""
+    where, value = _scope(scope)
     rows = store.query("SELECT sum(cost_usd) AS cost FROM {db}.model_calls FINAL "
                        f"WHERE ts >= {{start:DateTime64(3)}} {where}",
                        {"start": start.astimezone(UTC).replace(tzinfo=None), "value": value})
     return Decimal(rows[0]["cost"] or 0)
+
+
+def spend_by_bucket(store: Store, scope: str, start: datetime, end: datetime, bucket: Literal["hour", "day"],
+                    tz: str) -> dict[datetime, Decimal]:
+    """A budget scope's spend in [start, end) per hour or day of the budget's time zone, keyed by the
+    bucket's start (aware, in `tz`). Read from model_calls FINAL like `cost_since`, so the buckets add
+    up to exactly what the budget check counts."""
+    where, value = _scope(scope)
+    rows = store.query(
+        f"SELECT toUnixTimestamp(toStartOf{'Hour' if bucket == 'hour' else 'Day'}(ts, {{tz:String}})) AS at, "
+        "sum(cost_usd) AS cost FROM {db}.model_calls FINAL "
+        f"WHERE ts >= {{start:DateTime64(3)}} AND ts < {{end:DateTime64(3)}} {where} GROUP BY at ORDER BY at",
+        {"start": start.astimezone(UTC).replace(tzinfo=None), "end": end.astimezone(UTC).replace(tzinfo=None),
+         "value": value, "tz": tz})
+    zone = ZoneInfo(tz)
+    return {datetime.fromtimestamp(r["at"], zone): Decimal(r["cost"]) for r in rows}
+
+
+def _scope(scope: str) -> tuple[str, str]:
+    kind, _, value = scope.partition(":")
+    return (f"AND {SCOPE_COLUMNS[kind]} = {{value:String}}" if kind in SCOPE_COLUMNS else ""), value
 
 
 def _team(team: str | None) -> str:

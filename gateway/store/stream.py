@@ -303,7 +303,19 @@ class StreamConsumer:
             return [e for e in claimed if e[1]]
         reply = self._redis.xreadgroup(GROUP, self.name, {self.key: ">"}, count=self._batch_size,
                                        block=self._block_ms)
-        return reply[0][1] if reply else []
+        entries = reply[0][1] if reply else []
+        # Linger up to the flush interval for a fuller batch: one insert per event would leave thousands
+        # of parts and cost the writer more CPU than the events themselves.
+        deadline = time.monotonic() + self._block_ms / 1000
+        while entries and len(entries) < self._batch_size and not self._stop.is_set():
+            wait_ms = int((deadline - time.monotonic()) * 1000)
+            if wait_ms <= 0:
+                break
+            more = self._redis.xreadgroup(GROUP, self.name, {self.key: ">"}, count=self._batch_size - len(entries),
+                                          block=wait_ms)
+            if more:
+                entries += more[0][1]
+        return entries
 
     def _store_batch(self, entries: list[tuple[bytes, dict]]) -> None:
         batch = []

@@ -13,6 +13,7 @@ says so loudly (log, /healthz, /metrics) but keeps spooling: telemetry is never 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import queue
 import threading
@@ -178,6 +179,12 @@ class TelemetryWriter:
                       batches, size, self._spool.dir)
 
 
+# The idempotent id of each table's rows: a batch's token is a hash of its ids, sorted, so a replay of the
+# same rows (the spool's, or the stream's redelivery, in any order) is dropped by the table and by the
+# rollups its materialized views feed (migration 0011 keeps a deduplication window).
+ROW_IDS = {"model_calls": "call_id", "scores": "score_id", "audit": "audit_id", "optimisations": "request_id"}
+
+
 def insert_batch(store: Store, batch: list[tuple[str, dict]]) -> bool:
     """Insert a batch, grouped per table. False when the store refused it (the caller keeps the batch)."""
     by_table: dict[str, list[dict]] = defaultdict(list)
@@ -185,8 +192,16 @@ def insert_batch(store: Store, batch: list[tuple[str, dict]]) -> bool:
         by_table[table].append(row)
     try:
         for table, rows in by_table.items():
-            store.insert(table, rows)
+            store.insert(table, rows, dedup_token=batch_token(table, rows))
     except Exception as exc:  # the store refusing writes
         log.warning("store insert failed (%s)", type(exc).__name__)
         return False
     return True
+
+
+def batch_token(table: str, rows: list[dict]) -> str | None:
+    key = ROW_IDS.get(table)
+    if key is None or any(key not in r for r in rows):
+        return None
+    digest = hashlib.sha256("\n".join(sorted(str(r[key]) for r in rows)).encode()).hexdigest()
+    return f"{table}:{digest[:32]}"
