@@ -143,8 +143,12 @@ class StreamSink:
                 await asyncio.sleep(0)  # let this loop iteration's other answers join the round
                 batch, self._buffer = self._buffer, []
                 self._in_flight, self._next = self._next, None
-                await self._send(batch)
-                self._in_flight.set_result(None)
+                try:
+                    await self._send(batch)
+                except Exception:  # e.g. the spool's disk is full: say so, never hang the answers
+                    log.exception("telemetry: %d rows could be neither streamed nor spooled", len(batch))
+                finally:
+                    self._in_flight.set_result(None)
         finally:
             self._task = None
 
@@ -268,6 +272,11 @@ class StreamConsumer:
         while not self._stop.is_set():
             try:
                 entries = self._read(own_pending)
+            except redis.ResponseError as exc:  # e.g. NOGROUP: the stream was deleted under us
+                log.warning("reading the telemetry stream failed (%s): recreating the group", exc)
+                self._stop.wait(1.0)
+                self._ensure_group()
+                continue
             except redis.RedisError as exc:
                 log.warning("reading the telemetry stream failed (%s)", type(exc).__name__)
                 self._stop.wait(1.0)
@@ -318,10 +327,20 @@ class StreamConsumer:
         return entries
 
     def _store_batch(self, entries: list[tuple[bytes, dict]]) -> None:
-        batch = []
-        for _, fields in entries:
-            table, row = decode(fields[b"e"])
-            batch.append((table, self._prepare[table](row) if table in self._prepare else row))
+        batch, poison = [], []
+        for entry_id, fields in entries:
+            try:
+                table, row = decode(fields[b"e"])
+                batch.append((table, self._prepare[table](row) if table in self._prepare else row))
+            except Exception as exc:  # not one of ours: set aside, never block the stream behind it
+                log.error("telemetry event %s is unreadable (%s): moved to %s:dead", entry_id, type(exc).__name__,
+                          self.key)
+                poison.append((entry_id, fields))
+        if poison:
+            pipe = self._redis.pipeline(transaction=False)
+            for _, fields in poison:
+                pipe.xadd(f"{self.key}:dead", fields)
+            pipe.execute()
         # Retried in place until the store takes it: later events wait behind it in the stream. A stop
         # request during an outage leaves the batch unacknowledged for the next writer.
         while not insert_batch(self._store, batch):

@@ -185,3 +185,16 @@ def test_a_batch_inserted_twice_counts_once(store):
 def test_stream_ts_is_utc():
     row = _row("req-ts")
     assert decode(encode("model_calls", row))[1]["ts"].utcoffset() == datetime.now(UTC).utcoffset()
+
+
+def test_an_unreadable_event_is_set_aside_and_the_rest_land(store, prefix):
+    r = redis.Redis()
+    key = stream_key(prefix)
+    r.xadd(key, {"e": b"not json"})
+    r.xadd(key, {"x": b"no payload field"})
+    r.xadd(key, {"e": encode("model_calls", _row("req-after-poison"))})
+    consumer = StreamConsumer(store, URL, prefix, name="w-poison", block_ms=50)
+    consumer.start()
+    wait_for(lambda: _rows(store, "req-after-poison") == (1, 1), timeout=30, what="the good event stored")
+    consumer.stop()
+    assert r.xlen(f"{key}:dead") == 2 and r.xlen(key) == 0
