@@ -33,13 +33,17 @@ from gateway.store import queries
 from gateway.store.client import Store
 from gateway.store.registry import Registry
 from gateway.store.writer import TelemetryWriter
+from gateway.tracing import Tracing
 
 log = logging.getLogger("resumeopt.gateway")
 
 
-def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
-    """The gateway app. `config` must already have managed local deployments pointed at a server."""
+def create_app(settings: GatewaySettings, config: GatewayConfig, tracing: Tracing | None = None) -> FastAPI:
+    """The gateway app. `config` must already have managed local deployments pointed at a server.
+    `tracing`: the process's tracer; by default built from `settings.tracing` and shut down with the app."""
     install_log_scrubber()
+    owned = tracing is None
+    tracing = tracing or Tracing.from_settings(settings.tracing)
     store = Store(settings.resolved_store_dsn(), settings.store_database)
     applied = store.migrate()
     if applied:
@@ -69,7 +73,7 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
         breakers, cache, limiter, budgets, redis = _shared_state(settings, config)
         gov = Governance(config, cache, limiter, budgets, time.time, limits, spent_since)
         app.state.chat = ChatService(config, build_providers(config, session), writer, breakers, Modes(), gov=gov,
-                                     metrics=app.state.metrics)
+                                     metrics=app.state.metrics, tracing=tracing)
         refresher = asyncio.create_task(_refresh(settings.auth_refresh_s, keys, limits))
         try:
             yield
@@ -79,12 +83,13 @@ def create_app(settings: GatewaySettings, config: GatewayConfig) -> FastAPI:
             if redis is not None:
                 await redis.aclose()
             writer.stop()
+            if owned:
+                tracing.shutdown()
 
-    # FastAPI's native OpenTelemetry wraps every request even with no exporter behind it; off until
-    # tracing is configured (measured ~15 µs and several allocations per request in tests/perf).
-    app = FastAPI(title="resumeopt gateway", version="0.1.0", lifespan=lifespan,
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
-    app.state.settings, app.state.store, app.state.writer = settings, store, writer
+    # FastAPI's native OpenTelemetry makes the server spans (W3C traceparent in, http.route); it is off
+    # unless tracing is configured (it costs ~15 µs a request even with no exporter behind it, tests/perf).
+    app = FastAPI(title="resumeopt gateway", version="0.1.0", lifespan=lifespan, telemetry=tracing.fastapi())
+    app.state.settings, app.state.store, app.state.writer, app.state.tracing = settings, store, writer, tracing
     app.state.auth, app.state.keys, app.state.limits = auth, keys, limits
     app.state.metrics = GatewayMetrics()
     install_handlers(app)

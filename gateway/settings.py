@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.tracing import TracingSettings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,6 +41,9 @@ class GatewaySettings(BaseSettings):
         "required", description="off: every caller is an anonymous admin (a private test rig, never production)")
     admin_key: SecretStr | None = Field(None, description="bootstrap admin credential (RESUMEOPT_ADMIN_KEY)")
     auth_refresh_s: float = Field(5.0, gt=0, description="how often keys and limits are reloaded from the store")
+
+    tracing: TracingSettings = Field(default_factory=TracingSettings,
+                                     description="OTEL_* and LANGFUSE_* variables, under their standard names")
 
     def resolved_spool_dir(self) -> Path:
         return self.spool_dir or self.data_dir / "spool" / self.store_database
