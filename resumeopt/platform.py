@@ -17,6 +17,7 @@ from gateway.config import GatewayConfig, load_config
 from gateway.local_model import LocalModelServer, free_port
 from gateway.settings import GatewaySettings
 from gateway.store import queries
+from gateway.tracing import Tracing
 from optimiser.api.optimise import Hooks, create_router
 from optimiser.settings import OptimiserSettings
 from resumeopt.credentials import ensure_admin_key
@@ -24,15 +25,16 @@ from resumeopt.credentials import ensure_admin_key
 log = logging.getLogger("resumeopt.platform")
 
 
-def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: OptimiserSettings) -> FastAPI:
-    app = create_app(gw, config)
+def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: OptimiserSettings,
+                        tracing: Tracing | None = None) -> FastAPI:
+    app = create_app(gw, config, tracing)
     store, writer = app.state.store, app.state.writer
 
     def usage(request_id: str, team: str | None) -> dict:
         writer.flush(timeout=10)  # the flow's calls may still sit in the writer's batch
         return queries.usage_for_request(store, request_id, team)
 
-    app.include_router(create_router(opt, Hooks(usage=usage, emit=writer.emit)))
+    app.include_router(create_router(opt, Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing)))
     return app
 
 
