@@ -24,6 +24,7 @@ from gateway.budgets import Held, MemoryBudgets
 from gateway.cache import CacheDirectives, Entry, MemoryCache
 from gateway.governance import Governance
 from gateway.limits import Limits
+from gateway.logs import call_fields
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import DEFAULT_MAX_TOKENS, MemoryLimiter
 from gateway.config import Deployment, GatewayConfig, ModelAlias
@@ -38,6 +39,7 @@ from gateway.telemetry import TRACEPARENT, Attribution, CallRecord
 from gateway.tracing import Tracing, attempt_span, current_span, fail, record_call, response_model, traceparent
 
 log = logging.getLogger("resumeopt.gateway.chat")
+access = logging.getLogger("resumeopt.gateway.access")  # one line per model call
 # Client errors say nothing about a deployment's health and are not worth another deployment.
 _FINAL = frozenset({"bad_request"})
 # asyncio's timer and the breakers' wall clock tick apart; waking this much later than the computed
@@ -449,6 +451,8 @@ class ChatService:
             self.metrics.observe(row)
         if self.tracing.enabled:
             self._trace_call(ctx, row)
+        if access.isEnabledFor(logging.INFO):
+            access.info("model call", extra=call_fields(row, ctx.cache))
         self._sink.emit("model_calls", row)
 
     @staticmethod

@@ -42,6 +42,9 @@ class GatewaySettings(BaseSettings):
     admin_key: SecretStr | None = Field(None, description="bootstrap admin credential (RESUMEOPT_ADMIN_KEY)")
     auth_refresh_s: float = Field(5.0, gt=0, description="how often keys and limits are reloaded from the store")
 
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="json: one JSON object a line; unset = json for services, text for interactive commands")
+    log_level: str | None = Field(None, description="unset = INFO for services, WARNING for interactive commands")
     tracing: TracingSettings = Field(default_factory=TracingSettings,
                                      description="OTEL_* and LANGFUSE_* variables, under their standard names")
 

@@ -78,7 +78,8 @@ class EmbeddedPlatform:
             config = config.with_local_base(self.local.start(lm.start_timeout_s))
         opt = OptimiserSettings(gateway_url=self.url)
         app = create_platform_app(self.gw, config, opt)
-        self._server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port,
+        # log_config=None: uvicorn's records go to the root handler (JSON or text, gateway/logs.py)
+        self._server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_config=None,
                                                      log_level="warning", timeout_graceful_shutdown=10))
         self._thread = threading.Thread(target=self._server.run, name="platform-http", daemon=True)
         self._thread.start()
