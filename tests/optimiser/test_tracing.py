@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -16,6 +17,7 @@ from gateway.local_model import free_port
 from gateway.tracing import Tracing
 from optimiser.client import PlatformClient
 from optimiser.settings import OptimiserSettings
+from optimiser.tracing import GatewayCallSpans
 from resumeopt.platform import create_platform_app
 from tests.support import serve
 
@@ -23,9 +25,9 @@ DATASETS = Path(__file__).resolve().parents[2] / "datasets" / "samples"
 RESUME, JOB = (DATASETS / "resume.md").read_text(), (DATASETS / "job.txt").read_text()
 AGENTS = {"job_analyst", "writer", "reviewer"}
 # The prompts name `local-smol`: served here by the simulator, with a reply the grounding check accepts.
-SIMULATED = GatewayConfig.model_validate({"default_alias": "local-smol", "models": [{"alias": "local-smol", "deployments": [
-    {"name": "sim", "provider": "simulator", "model": "sim",
-     "simulator": {"reply": "A backend engineer with Python.", "completion_tokens": 8}}]}]})
+SIMULATED = GatewayConfig.model_validate({"default_alias": "local-smol", "models": [
+    {"alias": "local-smol", "deployments": [{"name": "sim", "provider": "simulator", "model": "sim", "simulator": {
+        "reply": "A backend engineer with Python.", "completion_tokens": 8}}]}]})
 
 
 def _optimise(gw_settings, tracing: Tracing) -> tuple[dict, list[dict]]:
@@ -92,10 +94,6 @@ def test_with_tracing_off_the_optimisation_runs_untraced_without_errors(gw_setti
 
 @pytest.mark.parametrize("status", [200, 503])
 def test_gateway_call_span_records_the_answer(status):
-    import httpx
-
-    from optimiser.tracing import GatewayCallSpans
-
     exporter = InMemorySpanExporter()
     calls = GatewayCallSpans(Tracing.exporting_to(exporter), "writer")
     request = calls.on_outbound(httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
@@ -103,7 +101,8 @@ def test_gateway_call_span_records_the_answer(status):
     calls.on_outbound(httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
     calls.close("no_response")  # no answer came (a connection error skips on_inbound)
     answered, unanswered = exporter.get_finished_spans()
-    assert request.headers["traceparent"].startswith(f"00-{answered.context.trace_id:032x}-{answered.context.span_id:016x}-")
+    sent = answered.context
+    assert request.headers["traceparent"].startswith(f"00-{sent.trace_id:032x}-{sent.span_id:016x}-")
     assert answered.attributes["http.response.status_code"] == status
     assert answered.attributes.get("error.type") == (None if status == 200 else "503")
     assert unanswered.attributes["error.type"] == "no_response"
