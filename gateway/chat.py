@@ -24,6 +24,7 @@ from gateway.budgets import Held, MemoryBudgets
 from gateway.cache import CacheDirectives, Entry, MemoryCache
 from gateway.governance import Governance
 from gateway.limits import Limits
+from gateway.logs import call_fields
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import DEFAULT_MAX_TOKENS, MemoryLimiter
 from gateway.config import Deployment, GatewayConfig, ModelAlias
@@ -34,9 +35,11 @@ from gateway.providers.base import Provider, UpstreamError, Usage, estimate_toke
 from gateway.retry import RETRYABLE, backoff_s, classify
 from gateway.routing import LatencyTracker, Router
 from gateway.streaming import StreamTally, sse_error, sse_event
-from gateway.telemetry import Attribution, CallRecord
+from gateway.telemetry import TRACEPARENT, Attribution, CallRecord
+from gateway.tracing import Tracing, attempt_span, current_span, fail, record_call, response_model, traceparent
 
 log = logging.getLogger("resumeopt.gateway.chat")
+access = logging.getLogger("resumeopt.gateway.access")  # one line per model call
 # Client errors say nothing about a deployment's health and are not worth another deployment.
 _FINAL = frozenset({"bad_request"})
 # asyncio's timer and the breakers' wall clock tick apart; waking this much later than the computed
@@ -77,6 +80,8 @@ class CallContext:
     semantic: tuple | None = None       # (bucket, vector) to index the answer under, semantic cache only
     prompt: str = ""                    # the prompt's text (or an embedding's input), extracted once
     completion: str = ""
+    operation: str = "chat"             # gen_ai.operation.name: chat | embeddings
+    span: Any = None                    # the answering attempt's span, ended when the call is recorded
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -96,7 +101,8 @@ class ChatService:
     def __init__(self, config: GatewayConfig, providers: dict[str, Provider], sink: Emitter,
                  breakers: BreakerBackend, modes: Modes | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 gov: Governance | None = None, metrics: GatewayMetrics | None = None):
+                 gov: Governance | None = None, metrics: GatewayMetrics | None = None,
+                 tracing: Tracing | None = None):
         self._config = config
         self._providers = providers
         self._sink = sink
@@ -106,6 +112,7 @@ class ChatService:
                                      MemoryBudgets(), clock)
         self.gov.embedder = self._embed_for_cache
         self.metrics = metrics
+        self.tracing = tracing or Tracing()
         self._clock = clock
         self._rng = rng or random.Random()
         self.latency = LatencyTracker()
@@ -186,6 +193,7 @@ class ChatService:
         return await self._answer(body, ctx, lambda provider, b, timeout: provider.complete(b, timeout))
 
     async def embed(self, body: dict, ctx: CallContext) -> tuple[dict, CallRecord]:
+        ctx.operation = "embeddings"
         return await self._answer(body, ctx, lambda provider, b, timeout: provider.embed(b, timeout))
 
     async def _answer(self, body: dict, ctx: CallContext, op: Op) -> tuple[dict, CallRecord]:
@@ -305,7 +313,7 @@ class ChatService:
             ctx.attempts += 1
             t0 = time.perf_counter()
             try:
-                value = await op(provider, upstream_body, min(dep.timeout_s, remaining))
+                value = await self._call(op, provider, upstream_body, min(dep.timeout_s, remaining), dep, ctx)
             except UpstreamError as exc:
                 ctx.upstream_s += time.perf_counter() - t0
                 failure = await self._failed_attempt(dep, exc)
@@ -321,6 +329,26 @@ class ChatService:
             await self.breakers.record(dep.name, True, self._clock())
             return dep, value
         return failure  # type: ignore[return-value]
+
+    async def _call(self, op: Op, provider: Provider, body: dict, timeout: float, dep: Deployment,
+                    ctx: CallContext) -> Any:
+        """One attempt, a client span of its own when tracing is on; the upstream hears of it in
+        `traceparent`, so its spans are children of the attempt."""
+        if not self.tracing.enabled:
+            return await op(provider, body, timeout)
+        span = attempt_span(self.tracing, ctx.operation, ctx.alias, dep.name, dep.provider, dep.model, ctx.attempts)
+        token = TRACEPARENT.set(traceparent(span))
+        try:
+            value = await op(provider, body, timeout)
+        except BaseException as exc:
+            fail(span, getattr(exc, "kind", type(exc).__name__))
+            span.end()
+            raise
+        finally:
+            TRACEPARENT.reset(token)
+        response_model(span, value)
+        ctx.span = span  # a stream's span lasts until the stream ends
+        return value
 
     async def _failed_attempt(self, dep: Deployment, exc: UpstreamError) -> _Failure:
         error_class = classify(exc)
@@ -441,7 +469,20 @@ class ChatService:
         row = rec.row()
         if self.metrics is not None:
             self.metrics.observe(row)
+        if self.tracing.enabled:
+            self._trace_call(ctx, row)
+        if access.isEnabledFor(logging.INFO):
+            access.info("model call", extra=call_fields(row, ctx.cache))
         self._sink.emit("model_calls", row)
+
+    @staticmethod
+    def _trace_call(ctx: CallContext, row: dict) -> None:
+        span, ctx.span = ctx.span, None
+        if span is None:
+            record_call(current_span(), row)  # no attempt answered: a cache hit, or a failure
+            return
+        record_call(span, row)
+        span.end()
 
 
 def completion_text(body: dict) -> str:

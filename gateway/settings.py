@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.tracing import TracingSettings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -65,6 +67,12 @@ class GatewaySettings(BaseSettings):
         prefix, suffix = "retention_", "_days"
         return {name[len(prefix):-len(suffix)]: getattr(self, name) for name in type(self).model_fields
                 if name.startswith(prefix) and name.endswith(suffix)}
+
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="json: one JSON object a line; unset = json for services, text for interactive commands")
+    log_level: str | None = Field(None, description="unset = INFO for services, WARNING for interactive commands")
+    tracing: TracingSettings = Field(default_factory=TracingSettings,
+                                     description="OTEL_* and LANGFUSE_* variables, under their standard names")
 
     def resolved_spool_dir(self) -> Path:
         return self.spool_dir or self.data_dir / "spool" / self.store_database

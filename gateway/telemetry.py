@@ -18,7 +18,8 @@ from gateway.ids import new_id
 
 
 # The W3C traceparent of the gateway's own span for the call in progress; providers that speak HTTP send
-# it upstream, so the provider's span is a child of ours.
+# it upstream, so the provider's span is a child of ours. With tracing on (gateway/tracing.py) it names
+# real spans: the request's server span, and during an attempt the attempt's client span.
 TRACEPARENT: ContextVar[str | None] = ContextVar("traceparent", default=None)
 
 

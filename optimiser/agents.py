@@ -12,11 +12,14 @@ import os
 import threading
 from dataclasses import dataclass
 
+from gateway.tracing import Tracing
 from optimiser.prompts import Prompt, load_prompt
 from optimiser.settings import OptimiserSettings
+from optimiser.tracing import gateway_call_spans, traced_agent
 
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")  # else it looks up its telemetry host 16x a run
-os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+# crewAI's own run tracing (to its cloud). Not OTEL_SDK_DISABLED: that would switch off our traces too.
+os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 
 AGENTS = ("job_analyst", "writer", "reviewer")
 _IMPORT_LOCK = threading.Lock()
@@ -44,13 +47,14 @@ def prompt_set(label: str) -> dict[str, Prompt]:
 
 
 def run_crew(settings: OptimiserSettings, prompts: dict[str, Prompt], request_id: str,
-             inputs: dict[str, str], personal: list[str] = ()) -> CrewOutputs:
+             inputs: dict[str, str], personal: list[str] = (), tracing: Tracing | None = None) -> CrewOutputs:
     crewai = import_crewai()  # ~5 s import: only when a crew actually runs
-    Agent, Crew, Process, Task = crewai.Agent, crewai.Crew, crewai.Process, crewai.Task
+    tracing = tracing or Tracing()
 
     # The gateway redacts these from any prompt or completion it keeps (x-resumeopt-redact, never stored).
     redact = base64.urlsafe_b64encode(json.dumps(list(personal)[:50]).encode()).decode().rstrip("=")
-    agents = {name: _agent(Agent, settings, p, request_id, redact) for name, p in prompts.items()}
+    agents = {name: _agent(settings, p, request_id, redact, tracing) for name, p in prompts.items()}
+    Crew, Process, Task = crewai.Crew, crewai.Process, crewai.Task
     tasks = [
         Task(description=p.task.description, expected_output=p.task.expected_output, agent=agents[name])
         for name, p in prompts.items()
@@ -64,8 +68,11 @@ def run_crew(settings: OptimiserSettings, prompts: dict[str, Prompt], request_id
     return CrewOutputs(*texts)
 
 
-def _agent(agent_cls, settings: OptimiserSettings, prompt: Prompt, request_id: str, redact: str):
-    llm = import_crewai().LLM(
+def _agent(settings: OptimiserSettings, prompt: Prompt, request_id: str, redact: str, tracing: Tracing):
+    crewai = import_crewai()
+    # Traced, each call to the gateway is a client span that sends traceparent (optimiser/tracing.py).
+    calls = gateway_call_spans(tracing, prompt.name) if tracing.enabled else None
+    llm = crewai.LLM(
         model=f"openai/{prompt.model.alias}",
         base_url=settings.gateway_url.rstrip("/") + "/v1",
         api_key=settings.gateway_api_key,
@@ -77,6 +84,12 @@ def _agent(agent_cls, settings: OptimiserSettings, prompt: Prompt, request_id: s
             "x-request-id": request_id, "x-agent": prompt.name,
             "x-prompt-name": prompt.name, "x-prompt-version": prompt.version, "x-resumeopt-redact": redact,
         },
+        **({"interceptor": calls} if calls is not None else {}),
     )
-    return agent_cls(role=prompt.agent.role, goal=prompt.agent.goal, backstory=prompt.agent.backstory,
-                     llm=llm, allow_delegation=False, max_iter=1, verbose=False)
+    spec = {"role": prompt.agent.role, "goal": prompt.agent.goal, "backstory": prompt.agent.backstory, "llm": llm,
+            "allow_delegation": False, "max_iter": 1, "verbose": False}
+    if calls is None:
+        return crewai.Agent(**spec)
+    return traced_agent(tracing, calls, {
+        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": prompt.name,
+        "resumeopt.prompt_version": prompt.version, "resumeopt.request_id": request_id}, **spec)

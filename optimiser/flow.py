@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.tracing import Tracing
 from optimiser.agents import CrewOutputs, import_crewai, prompt_set, run_crew
 from optimiser.parsing import parse_job, parse_resume
 from optimiser.render import to_markdown
@@ -86,26 +87,28 @@ def _flow_class():
 
     class OptimiseFlow(Flow[OptimiseState]):
         def __init__(self, settings: OptimiserSettings, request_id: str, original: Resume, job: Job,
-                     progress: Progress):
+                     progress: Progress, tracing: Tracing):
             # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
             super().__init__(suppress_flow_events=True)
-            self._settings, self._progress = settings, progress
+            self._settings, self._progress, self._tracing = settings, progress, tracing
             self._inputs = (request_id, original, job)
             self._prompts = prompt_set(settings.prompt_label)
 
         @start()
         def analyse(self) -> None:
             self.state.request_id, self.state.original, self.state.job = self._inputs
-            self.state.requirements = job_requirements(self.state.job)
-            self.state.baseline = deterministic_tailor(self.state.original, self.state.requirements)
+            with self._tracing.span("step analyse"):
+                self.state.requirements = job_requirements(self.state.job)
+                self.state.baseline = deterministic_tailor(self.state.original, self.state.requirements)
             self._progress("analysed", {"requirements": len(self.state.requirements)})
 
         @listen(analyse)
         def write(self) -> None:
             self._progress("agents_started", {"agents": list(self._prompts)})
             try:
-                self.state.crew = run_crew(self._settings, self._prompts, self.state.request_id,
-                                           self._crew_inputs(), personal_terms(self.state.original))
+                with self._tracing.span("step agents"):
+                    self.state.crew = run_crew(self._settings, self._prompts, self.state.request_id,
+                                               self._crew_inputs(), personal_terms(self.state.original), self._tracing)
             except Exception as exc:  # the model is optional: the deterministic result still ships
                 log.warning("agents failed for %s: %s", self.state.request_id, type(exc).__name__)
                 self.state.crew_error = _reason(exc)
@@ -113,7 +116,8 @@ def _flow_class():
 
         @listen(write)
         def decide(self) -> None:
-            self.state.result = assemble(self.state, self._prompts)
+            with self._tracing.span("step decide"):  # grounding check, match score, rendering
+                self.state.result = assemble(self.state, self._prompts)
             self._progress("checked", {"degraded": self.state.result["degraded"]})
 
         def _crew_inputs(self) -> dict[str, str]:
@@ -177,16 +181,20 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
 
 
 def run_optimisation(settings: OptimiserSettings, request: OptimiseInput,
-                     progress: Progress | None = None) -> dict[str, Any]:
-    """Run the flow synchronously (CrewAI is synchronous): call it from a worker thread."""
+                     progress: Progress | None = None, tracing: Tracing | None = None) -> dict[str, Any]:
+    """Run the flow synchronously (CrewAI is synchronous): call it from a worker thread, in a copy of
+    the caller's context (asyncio.to_thread), so that the flow's span is a child of the request's."""
     started = time.perf_counter()
     emit = progress or (lambda stage, data: None)
-    # Parse outside the flow so that bad input fails fast with its own error code (ResumeParseError).
-    original = parse_resume(request.resume, request.resume_format)
-    job = parse_job(request.job, request.job_format)
-    emit("parsed", {"work_entries": len(original.work), "job_title": job.title})
-    flow = _flow_class()(settings, request.request_id, original, job, emit)
-    flow.kickoff()
+    tracing = tracing or Tracing()
+    with tracing.span("flow optimise", attributes={"resumeopt.request_id": request.request_id}):
+        # Parse outside the flow so that bad input fails fast with its own error code (ResumeParseError).
+        with tracing.span("step parse"):
+            original = parse_resume(request.resume, request.resume_format)
+            job = parse_job(request.job, request.job_format)
+        emit("parsed", {"work_entries": len(original.work), "job_title": job.title})
+        flow = _flow_class()(settings, request.request_id, original, job, emit, tracing)
+        flow.kickoff()
     result = flow.state.result
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result

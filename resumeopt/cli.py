@@ -41,6 +41,7 @@ DASHBOARD_PORT = 8501
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _configure_logging(service=args.func in (cmd_gateway, cmd_up))
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -184,8 +185,9 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         config = config.with_local_base(local.start(lm.start_timeout_s))
     try:
         # access_log off: one log line per request costs more than the gateway itself (tests/perf)
+        # log_config=None: uvicorn's records go to our root handler (JSON or text, gateway/logs.py)
         uvicorn.run(create_app(settings, config), host=args.host, port=args.port, log_level="info",
-                    access_log=False)
+                    access_log=False, log_config=None)
     finally:
         if local:
             local.stop()
@@ -243,6 +245,17 @@ def _start_dashboard(platform: str, port: int, key: str | None) -> subprocess.Po
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     env = {**os.environ, "RESUMEOPT_PLATFORM_URL": platform, **({"RESUMEOPT_API_KEY": key} if key else {})}
     return subprocess.Popen(cmd, env=env)
+
+
+def _configure_logging(service: bool) -> None:
+    """Services write JSON lines at INFO (one per model call: for a log pipeline); interactive commands
+    write text at WARNING, under the progress and report they print. RESUMEOPT_LOG_FORMAT/_LEVEL override."""
+    from gateway.logs import configure_logging
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings()
+    configure_logging(settings.log_format or ("json" if service else "text"),
+                      settings.log_level or ("INFO" if service else "WARNING"))
 
 
 def _data_dir() -> Path:

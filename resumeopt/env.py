@@ -5,8 +5,7 @@ import os
 QUIET_LIBRARIES = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # never download the price map at run time
     "CREWAI_DISABLE_TELEMETRY": "true",      # else 16 telemetry look-ups per run
-    "CREWAI_TRACING_ENABLED": "false",
-    "OTEL_SDK_DISABLED": "true",
+    "CREWAI_TRACING_ENABLED": "false",     # crewAI's own run traces (OTEL_SDK_DISABLED would stop ours)
     "RAGAS_DO_NOT_TRACK": "true",
     "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
 }

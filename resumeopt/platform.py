@@ -17,6 +17,7 @@ from gateway.config import GatewayConfig, load_config
 from gateway.local_model import LocalModelServer, free_port
 from gateway.settings import GatewaySettings
 from gateway.store import queries
+from gateway.tracing import Tracing
 from optimiser.api.optimise import Hooks, create_router
 from optimiser.settings import OptimiserSettings
 from resumeopt.credentials import ensure_admin_key
@@ -24,15 +25,16 @@ from resumeopt.credentials import ensure_admin_key
 log = logging.getLogger("resumeopt.platform")
 
 
-def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: OptimiserSettings) -> FastAPI:
-    app = create_app(gw, config)
+def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: OptimiserSettings,
+                        tracing: Tracing | None = None) -> FastAPI:
+    app = create_app(gw, config, tracing)
     store, writer = app.state.store, app.state.writer
 
     def usage(request_id: str, team: str | None) -> dict:
         writer.flush(timeout=10)  # the flow's calls may still sit in the writer's batch
         return queries.usage_for_request(store, request_id, team)
 
-    app.include_router(create_router(opt, Hooks(usage=usage, emit=writer.emit)))
+    app.include_router(create_router(opt, Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing)))
     return app
 
 
@@ -76,7 +78,8 @@ class EmbeddedPlatform:
             config = config.with_local_base(self.local.start(lm.start_timeout_s))
         opt = OptimiserSettings(gateway_url=self.url)
         app = create_platform_app(self.gw, config, opt)
-        self._server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port,
+        # log_config=None: uvicorn's records go to the root handler (JSON or text, gateway/logs.py)
+        self._server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_config=None,
                                                      log_level="warning", timeout_graceful_shutdown=10))
         self._thread = threading.Thread(target=self._server.run, name="platform-http", daemon=True)
         self._thread.start()

@@ -3,6 +3,7 @@ path; tests that need a clean slate use a database of their own inside it."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from pydantic import SecretStr
 from resumeopt import env
 
 env.apply()
+# A developer's own collector or Langfuse keys must not receive test spans: tests that export set their own.
+for _name in [n for n in os.environ if n.startswith(("OTEL_EXPORTER_OTLP", "LANGFUSE_"))]:
+    del os.environ[_name]
 
 from gateway.config import GatewayConfig, load_config  # noqa: E402
 from gateway.local_model import LocalModelServer  # noqa: E402

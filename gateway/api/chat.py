@@ -18,6 +18,7 @@ from gateway.providers.base import estimate_tokens, prompt_text
 from gateway.errors import GatewayError
 from gateway.ids import new_span_id
 from gateway.telemetry import TRACEPARENT, Attribution, CallRecord
+from gateway.tracing import current_ids, current_span, traceparent
 
 router = APIRouter()
 
@@ -94,7 +95,11 @@ def _context(request: Request, service: ChatService, body: dict, started: float,
         raise GatewayError(400, "invalid_request", "x-resumeopt-tier must be 'draft' or 'final'")
     who = Attribution.from_headers(headers)
     who.team, who.user_id, who.key_id = principal.team, principal.user_id, principal.key_id
-    TRACEPARENT.set(f"00-{who.trace_id}-{new_span_id()}-01")  # our span: parent of the upstream's
+    if service.tracing.enabled and (ids := current_ids()) is not None:
+        who.trace_id = ids[0]  # the request's server span: the caller's trace, or a new one it started
+        TRACEPARENT.set(traceparent(current_span()))
+    else:
+        TRACEPARENT.set(f"00-{who.trace_id}-{new_span_id()}-01")  # our span: parent of the upstream's
     ctx = CallContext(who=who, alias=body["model"], deadline=time.monotonic() + deadline_s, tier=tier,
                       wait_for_recovery=client_deadline is not None, started=started, principal=principal,
                       limits=service.gov.scoped(principal))

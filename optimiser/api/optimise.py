@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from gateway.api.deps import read_body
 from gateway.auth.gate import PrincipalDep, allow
 from gateway.errors import GatewayError, json_object
+from gateway.tracing import Tracing, current_span
 from optimiser.flow import OptimiseInput, run_optimisation
 from optimiser.parsing import ResumeParseError
 from optimiser.settings import OptimiserSettings
@@ -35,6 +36,7 @@ class Hooks:
 
     usage: Callable[[str, str | None], dict]   # (request id, team or None for every team)
     emit: Callable[[str, dict], None]
+    tracing: Tracing = field(default_factory=Tracing)  # the platform's: the flow's spans join the request's
 
 
 def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
@@ -44,6 +46,8 @@ def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
     async def optimise(request: Request, principal: PrincipalDep):
         limit = settings.max_resume_bytes + settings.max_job_bytes + 4096
         payload = _parse(await read_body(request, limit))
+        if hooks.tracing.enabled:
+            current_span().set_attribute("resumeopt.request_id", payload.request_id)  # find the trace by id
         # The agents' model calls go out under the caller's own credential, so its budgets, limits
         # and team (cache namespace, logging mode, cost reports) apply to them.
         run = settings.model_copy(update={"gateway_api_key": principal.token or settings.gateway_api_key})
@@ -76,7 +80,8 @@ async def _run(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput
                progress: Callable[[str, dict], None], team: str | None) -> dict[str, Any]:
     try:
         result = await asyncio.wait_for(
-            asyncio.to_thread(run_optimisation, settings, payload, progress), settings.optimise_timeout_s)
+            asyncio.to_thread(run_optimisation, settings, payload, progress, hooks.tracing),
+            settings.optimise_timeout_s)
     except ResumeParseError as exc:
         raise GatewayError(422, exc.code, exc.message) from None
     except TimeoutError:
