@@ -82,8 +82,9 @@ def _id(entry_id: bytes | str) -> tuple[int, int]:
 
 class StreamSink:
     """A replica's end of the telemetry stream. Same surface as TelemetryWriter (emit, durable, flush,
-    stats, start, aclose). Sending runs on the event loop (redis.asyncio): a flusher thread waits for the
-    GIL behind the loop, measured at +2 ms p50 and -40 % throughput (tests/perf, --stream-telemetry)."""
+    stats, start, aclose). Sending runs on the event loop (redis.asyncio), so a round costs no hand-off to
+    a thread that would wait for the GIL behind the loop. `make bench` with `--stream-telemetry` compares it
+    with the in-process queue (figures in the issue-5 note)."""
 
     def __init__(self, redis_url: str, prefix: str, spool_dir: Path, max_backlog: int = 1_000_000,
                  max_spool_bytes: int = 1 << 30):
