@@ -8,6 +8,8 @@ backlog) are read when scraped.
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # Seconds: from a cache hit (~1 ms) to a long generation (minutes).
@@ -68,7 +70,7 @@ class GatewayMetrics:
         for name in service.deployment_names():
             self.breaker.labels(name).set(BREAKER_STATES.get(await service.breakers.state(name, now), 0))
         self.in_flight.set(service.in_flight_total)
-        stats = writer.stats()
+        stats = await asyncio.to_thread(writer.stats)  # the stream sink asks Redis: off the loop
         self.pending.set(stats["pending"])
         self.written.set(stats["written"])
         self.dropped.set(stats["dropped"])

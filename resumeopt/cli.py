@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -41,7 +40,7 @@ DASHBOARD_PORT = 8501
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _configure_logging(service=args.func in (cmd_gateway, cmd_up))
+    _configure_logging(service=args.func in (cmd_gateway, cmd_up, cmd_store_writer))
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -202,7 +201,6 @@ def cmd_store_writer(args: argparse.Namespace) -> int:
     from gateway.settings import GatewaySettings
     from gateway.store.client import Store
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_scrubber()
     settings = GatewaySettings()
     store = Store(settings.resolved_store_dsn(), settings.store_database)

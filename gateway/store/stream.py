@@ -32,7 +32,7 @@ import redis
 
 from gateway.store.client import Store
 from gateway.store.spool import Spool
-from gateway.store.writer import insert_batch
+from gateway.store.writer import PREPARE, insert_batch, prepared
 
 log = logging.getLogger("resumeopt.store.stream")
 
@@ -69,8 +69,6 @@ def _tag(value):
         return {"$dec": str(value)}
     if isinstance(value, datetime):
         return {"$ts": value.isoformat()}
-    if isinstance(value, tuple):
-        return list(value)
     raise TypeError(f"cannot encode {type(value).__name__} for the telemetry stream")
 
 
@@ -239,8 +237,6 @@ class StreamConsumer:
     def __init__(self, store: Store, redis_url: str, prefix: str, name: str | None = None,
                  batch_size: int = 500, block_ms: int = 500, claim_idle_s: float = 60.0,
                  prepare: dict | None = None):
-        from gateway.telemetry import logged_text
-
         self._store = store
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=max(5.0, block_ms / 1000 + 2),
                                            socket_connect_timeout=1)
@@ -249,7 +245,7 @@ class StreamConsumer:
         self._batch_size = batch_size
         self._block_ms = block_ms
         self._claim_idle_ms = int(claim_idle_s * 1000)
-        self._prepare = prepare if prepare is not None else {"model_calls": logged_text}
+        self._prepare = prepare if prepare is not None else PREPARE
         self._backoff = 0.1
         self.written = 0
         self._stop = threading.Event()
@@ -331,8 +327,7 @@ class StreamConsumer:
         batch, poison = [], []
         for entry_id, fields in entries:
             try:
-                table, row = decode(fields[b"e"])
-                batch.append((table, self._prepare[table](row) if table in self._prepare else row))
+                batch += prepared([decode(fields[b"e"])], self._prepare)
             except Exception as exc:  # not one of ours: set aside, never block the stream behind it
                 log.error("telemetry event %s is unreadable (%s): moved to %s:dead", entry_id, type(exc).__name__,
                           self.key)

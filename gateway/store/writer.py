@@ -45,8 +45,7 @@ class TelemetryWriter:
         self._spool = Spool(spool_dir) if spool_dir is not None else None
         self._max_spool_bytes = max_spool_bytes
         self._backoff = 0.1
-        # per table: row -> row, run here, off the request path
-        self._prepare = prepare if prepare is not None else {"model_calls": logged_text}
+        self._prepare = prepare if prepare is not None else PREPARE
         self._batch_size = batch_size
         self._interval = flush_interval_s
         self._queue: queue.Queue[tuple[str, dict]] = queue.Queue(maxsize=max_pending)
@@ -122,7 +121,7 @@ class TelemetryWriter:
         return self._spool is not None and not self._spool.empty()
 
     def _write(self, batch: list[tuple[str, dict]]) -> None:
-        batch = [(table, self._prepare[table](row) if table in self._prepare else row) for table, row in batch]
+        batch = prepared(batch, self._prepare)  # before the spool: raw prompts never reach the disk
         if self._spool is not None:
             if self._spooled():           # older rows wait there: keep the order
                 self._spool.append(batch)
@@ -177,6 +176,14 @@ class TelemetryWriter:
         if size > self._max_spool_bytes:
             log.error("telemetry spool past its bound: %d batches, %d bytes at %s (still kept)",
                       batches, size, self._spool.dir)
+
+
+# Per table: row -> row, run by the writer's thread, off the request path (the logging mode's redaction).
+PREPARE = {"model_calls": logged_text}
+
+
+def prepared(batch: list[tuple[str, dict]], prepare: dict) -> list[tuple[str, dict]]:
+    return [(table, prepare[table](row) if table in prepare else row) for table, row in batch]
 
 
 # The idempotent id of each table's rows: a batch's token is a hash of its ids, sorted, so a replay of the

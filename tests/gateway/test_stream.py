@@ -144,42 +144,33 @@ def test_rows_emitted_while_redis_is_down_are_spooled_then_forwarded(store, pref
     consumer.stop()
 
 
-def test_a_writer_restarted_under_its_name_rereads_what_it_had_not_acknowledged(store, prefix):
+def _left_unacknowledged(prefix: str, reader: str, n: int, request_id: str) -> redis.Redis:
+    """`n` events that writer `reader` read and then died before inserting."""
     r = redis.Redis()
     key = stream_key(prefix)
     r.xgroup_create(key, GROUP, id="0", mkstream=True)
-    for _ in range(7):
-        r.xadd(key, {"e": encode("model_calls", _row("req-unacked"))})
-    r.xreadgroup(GROUP, "w-crashed", {key: ">"}, count=100)  # read, then "killed" before inserting
-    assert r.xpending(key, GROUP)["pending"] == 7
+    for _ in range(n):
+        r.xadd(key, {"e": encode("model_calls", _row(request_id))})
+    r.xreadgroup(GROUP, reader, {key: ">"}, count=100)
+    assert r.xpending(key, GROUP)["pending"] == n
+    return r
+
+
+def test_a_writer_restarted_under_its_name_rereads_what_it_had_not_acknowledged(store, prefix):
+    r = _left_unacknowledged(prefix, "w-crashed", 7, "req-unacked")
     consumer = StreamConsumer(store, URL, prefix, name="w-crashed", block_ms=50)
     consumer.start()
     wait_for(lambda: _rows(store, "req-unacked") == (7, 7), timeout=30, what="own pending events stored")
     consumer.stop()
-    assert r.xpending(key, GROUP)["pending"] == 0
+    assert r.xpending(stream_key(prefix), GROUP)["pending"] == 0
 
 
 def test_events_a_dead_writer_left_are_claimed_by_another(store, prefix):
-    r = redis.Redis()
-    key = stream_key(prefix)
-    r.xgroup_create(key, GROUP, id="0", mkstream=True)
-    for _ in range(5):
-        r.xadd(key, {"e": encode("model_calls", _row("req-orphaned"))})
-    r.xreadgroup(GROUP, "w-gone", {key: ">"}, count=100)
+    _left_unacknowledged(prefix, "w-gone", 5, "req-orphaned")
     consumer = StreamConsumer(store, URL, prefix, name="w-other", block_ms=50, claim_idle_s=0.2)
     consumer.start()
     wait_for(lambda: _rows(store, "req-orphaned") == (5, 5), timeout=30, what="orphaned events claimed")
     consumer.stop()
-
-
-def test_a_batch_inserted_twice_counts_once(store):
-    """An insert whose acknowledgement was lost is redelivered: reads deduplicate by call_id."""
-    from gateway.store import queries
-
-    rows = [_row("req-redelivered") for _ in range(3)]
-    store.insert("model_calls", rows)
-    store.insert("model_calls", rows)
-    assert queries.usage_for_request(store, "req-redelivered")["calls"] == 3
 
 
 def test_stream_ts_is_utc():

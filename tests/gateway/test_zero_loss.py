@@ -45,6 +45,9 @@ class Load:
             workers = [asyncio.create_task(self._worker(c, w)) for w in range(self.concurrency)]
             for threshold, step in steps:  # each step runs once that many requests are answered
                 while len(self.answered) < threshold:
+                    if all(w.done() for w in workers):  # a worker failed: its error, not a hang
+                        await asyncio.gather(*workers)
+                        raise AssertionError(f"load ended at {len(self.answered)} answers, before {threshold}")
                     await asyncio.sleep(0.01)
                 await step()
             await asyncio.gather(*workers)
