@@ -33,7 +33,7 @@ def budget_burndown(budget: Budget, w: Window, by_bucket: dict[datetime, Decimal
     bucket, step, unit = UNITS[budget.period]
     series, total = [], Decimal(0)
     for at in _buckets(w, step, now):
-        spent = by_bucket.get(at, Decimal(0))
+        spent = by_bucket.get(at.astimezone(UTC), Decimal(0))  # keyed in UTC: see spend_by_bucket
         total += spent
         series.append({"at": at.isoformat(), "spent_usd": _usd(spent), "cumulative_usd": _usd(total)})
     elapsed = max((now - w.starts).total_seconds(), 1.0)  # the first second of a window projects from 1 s

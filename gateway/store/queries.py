@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from gateway.store.client import Store
 
@@ -81,7 +80,8 @@ def cost_since(store: Store, start: datetime, scope: str = "global") -> Decimal:
 def spend_by_bucket(store: Store, scope: str, start: datetime, end: datetime, bucket: Literal["hour", "day"],
                     tz: str) -> dict[datetime, Decimal]:
     """A budget scope's spend in [start, end) per hour or day of the budget's time zone, keyed by the
-    bucket's start (aware, in `tz`). Read from model_calls FINAL like `cost_since`, so the buckets add
+    bucket's start in UTC (aware datetimes in one zone compare by wall clock, so the two 01:00 hours of a
+    DST fall-back would collide as keys in `tz`). Read from model_calls FINAL like `cost_since`, so the buckets add
     up to exactly what the budget check counts."""
     where, value = _scope(scope)
     rows = store.query(
@@ -90,8 +90,7 @@ def spend_by_bucket(store: Store, scope: str, start: datetime, end: datetime, bu
         f"WHERE ts >= {{start:DateTime64(3)}} AND ts < {{end:DateTime64(3)}} {where} GROUP BY at ORDER BY at",
         {"start": start.astimezone(UTC).replace(tzinfo=None), "end": end.astimezone(UTC).replace(tzinfo=None),
          "value": value, "tz": tz})
-    zone = ZoneInfo(tz)
-    return {datetime.fromtimestamp(r["at"], zone): Decimal(r["cost"]) for r in rows}
+    return {datetime.fromtimestamp(r["at"], UTC): Decimal(r["cost"]) for r in rows}
 
 
 def _scope(scope: str) -> tuple[str, str]:

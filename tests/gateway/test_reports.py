@@ -175,3 +175,28 @@ def _cli(url: str, *args: str) -> str:
                          env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
+
+
+def test_burndown_keeps_both_hours_of_a_dst_fall_back_apart(gw_settings):
+    """New York, 2026-11-01: 01:00-02:00 happens twice (EDT, then EST). $1 in the first, $2 in the
+    second: two buckets of their own, $3 in all (not one bucket counted twice)."""
+    from gateway.budgets import Budget
+    from gateway.burndown import burndown
+    from gateway.store import queries
+    from gateway.store.client import Store
+
+    store = Store(gw_settings.resolved_store_dsn(), gw_settings.store_database)
+    store.migrate()
+    rows = []
+    for hour_utc, cost in ((5, "1"), (6, "2")):  # 01:30 EDT, 01:30 EST
+        rec = CallRecord(Attribution(f"dst-{hour_utc}", team="ny"), "m", "d", "p", cost_usd=Decimal(cost))
+        rec.ts = datetime(2026, 11, 1, hour_utc, 30, tzinfo=UTC)
+        rows.append(rec.row())
+    store.insert("model_calls", rows)
+    now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    report, = burndown([Budget(scope="team:ny", period="day", limit_usd=Decimal(10))],
+                       lambda *a: queries.spend_by_bucket(store, *a), "America/New_York", now)
+    assert report["spent_usd"] == "3"
+    spent = [p["spent_usd"] for p in report["series"] if p["spent_usd"] != "0"]
+    assert spent == ["1", "2"] and len(report["series"]) == 8  # 04:00 to 12:00 UTC: eight hours
+    assert [p["at"] for p in report["series"][1:3]] == ["2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00"]
