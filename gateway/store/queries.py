@@ -49,13 +49,18 @@ def cost_anomalies(store: Store, start: date, end: date, ratio: float = 1.25, te
     """Days whose cost (per team) is more than `ratio` x the mean of the 7 days before it. Days without
     calls count as 0 in that mean; a team is judged only once it has 7 days of history (a new team's
     ramp-up is not an anomaly)."""
+    # Window functions, not correlated subqueries: servers before 25.x reject those, and each would re-run
+    # the FINAL scan per row. A team's first day comes from its whole history (min needs no FINAL).
     rows = store.query(
         "WITH daily AS (SELECT team, toDate(ts) AS day, sum(cost_usd) AS cost FROM {db}.model_calls FINAL "
-        f"WHERE toDate(ts) >= {{start:Date}} - 7 AND toDate(ts) <= {{end:Date}} {_team(team)} GROUP BY team, day) "
-        "SELECT d.team AS team, d.day AS day, d.cost AS cost_usd, "
-        "  (SELECT sum(p.cost) FROM daily AS p WHERE p.team = d.team AND p.day >= d.day - 7 AND p.day < d.day) / 7 "
-        "  AS trailing_mean_usd, (SELECT min(f.day) FROM daily AS f WHERE f.team = d.team) AS first_day "
-        "FROM daily AS d WHERE d.day >= {start:Date} ORDER BY d.day, d.team",
+        f"WHERE toDate(ts) >= {{start:Date}} - 7 AND toDate(ts) <= {{end:Date}} {_team(team)} GROUP BY team, day), "
+        "firsts AS (SELECT team, toDate(min(ts)) AS first_day FROM {db}.model_calls "
+        f"WHERE toDate(ts) <= {{end:Date}} {_team(team)} GROUP BY team) "
+        "SELECT d.team AS team, d.day AS day, d.cost AS cost_usd, d.trailing AS trailing_mean_usd, f.first_day AS first_day "
+        "FROM (SELECT team, day, cost, sum(cost) OVER (PARTITION BY team ORDER BY toUInt32(day) "
+        "      RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING) / 7 AS trailing FROM daily) AS d "
+        "INNER JOIN firsts AS f ON f.team = d.team "
+        "WHERE d.day >= {start:Date} ORDER BY d.day, d.team",
         {"start": start, "end": end, "team": team or ""},
     )
     out = []

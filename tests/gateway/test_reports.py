@@ -200,3 +200,24 @@ def test_burndown_keeps_both_hours_of_a_dst_fall_back_apart(gw_settings):
     spent = [p["spent_usd"] for p in report["series"] if p["spent_usd"] != "0"]
     assert spent == ["1", "2"] and len(report["series"]) == 8  # 04:00 to 12:00 UTC: eight hours
     assert [p["at"] for p in report["series"][1:3]] == ["2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00"]
+
+
+def test_an_anomaly_is_judged_against_the_teams_whole_history(gw_settings):
+    """Team c spent on Oct 1, then on Nov 7 and (3x) on Nov 10: it has history, so Nov 10 is an anomaly
+    even though its first spend inside the trailing week is only 3 days earlier."""
+    from datetime import date
+
+    from gateway.store import queries
+    from gateway.store.client import Store
+
+    store = Store(gw_settings.resolved_store_dsn(), gw_settings.store_database)
+    store.migrate()
+    rows = []
+    for day, cost in ((datetime(2026, 10, 1), "1"), (datetime(2026, 11, 7), "0.7"), (datetime(2026, 11, 10), "3")):
+        rec = CallRecord(Attribution(f"c-{day:%m%d}", team="c"), "m", cost_usd=Decimal(cost))
+        rec.ts = day.replace(hour=12, tzinfo=UTC)
+        rows.append(rec.row())
+    store.insert("model_calls", rows)
+    found = queries.cost_anomalies(store, date(2026, 11, 1), date(2026, 11, 10))
+    assert [(r["team"], r["day"], r["cost_usd"], r["trailing_mean_usd"]) for r in found] == [
+        ("c", "2026-11-10", "3", "0.1")]  # 0.7 / 7
