@@ -10,7 +10,10 @@ without arguments (a constant, like the access log's) is redacted once and remem
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from functools import lru_cache
@@ -72,18 +75,50 @@ class TextFormatter(logging.Formatter):
         return line + ("\n" + redact(record.exc_text) if record.exc_text else "")
 
 
+class _Handoff(logging.handlers.QueueHandler):
+    """The request path only queues the record (with the trace ids of its context, which the writing thread
+    cannot see); formatting, redaction and the write to stderr happen in the listener's thread, so a slow
+    log pipe never stalls requests. Past the bound, lines are counted and dropped, never waited for."""
+
+    dropped = 0
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if not getattr(record, "trace_id", None) and (ids := current_ids()) is not None:
+            record.trace_id, record.span_id = ids
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            _Handoff.dropped += 1
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure_logging(fmt: str, level: str | int = "INFO", stream=None) -> logging.Handler:
     """Make the root logger write `fmt` lines to stderr (or `stream`), replacing any handler a library
-    put there; uvicorn's loggers reach it when uvicorn runs with `log_config=None`."""
+    put there; uvicorn's loggers reach it when uvicorn runs with `log_config=None`. Lines are written by
+    a listener thread (`_Handoff`), flushed at exit."""
+    global _listener
     install_log_scrubber()
     level = level.upper() if isinstance(level, str) else level
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.setLevel(level)  # loggers set to their own level (httpx at INFO, gateway/pii.py) stop here too
+    if _listener is not None:
+        _listener.stop()
+    lines: queue.Queue = queue.Queue(maxsize=100_000)
+    _listener = logging.handlers.QueueListener(lines, handler, respect_handler_level=True)
+    _listener.start()
+    atexit.register(_listener.stop)
+    handoff = _Handoff(lines)
+    handoff.setLevel(level)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    root.addHandler(handoff)
     root.setLevel(level)
     return handler
 

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import base64
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:  # the SDK and `requests` (~0.3 s) load only when tracing is on: every CLI command imports us
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 # Health checks and scrapes every few seconds would bury the traces worth reading.
 UNTRACED_PATHS = frozenset({"/healthz", "/metrics"})
@@ -61,20 +61,21 @@ class TracingSettings(BaseSettings):
         return out
 
 
-class _OnlyHeaders(requests.Session):
+def _only_headers(headers: dict[str, str]):
     """The SDK (1.45) merges OTEL_EXPORTER_OTLP_HEADERS into every OTLP exporter's headers: a collector's
     credentials would go to Langfuse too. This session sends the exporter's own headers and the SDK's
     protocol headers, nothing else."""
+    import requests
 
-    _PROTOCOL = frozenset({"content-type", "content-encoding", "user-agent"})
+    protocol = frozenset({"content-type", "content-encoding", "user-agent"})
 
-    def __init__(self, headers: dict[str, str]):
-        super().__init__()
-        self._own = headers
+    class OnlyHeaders(requests.Session):
+        def request(self, method, url, headers=None, **kwargs):  # requests' signature
+            sdk = {k: v for k, v in (headers or {}).items() if k.lower() in protocol}
+            return super().request(method, url, headers={**sdk, **own}, **kwargs)
 
-    def request(self, method, url, headers=None, **kwargs):  # requests' signature
-        sdk = {k: v for k, v in (headers or {}).items() if k.lower() in self._PROTOCOL}
-        return super().request(method, url, headers={**sdk, **self._own}, **kwargs)
+    own = headers
+    return OnlyHeaders()
 
 
 def _otlp(endpoint: str, headers: dict[str, str] | None = None) -> SpanExporter:
@@ -82,7 +83,7 @@ def _otlp(endpoint: str, headers: dict[str, str] | None = None) -> SpanExporter:
 
     if headers is None:
         return OTLPSpanExporter(endpoint=endpoint)
-    return OTLPSpanExporter(endpoint=endpoint, headers=headers, session=_OnlyHeaders(headers))
+    return OTLPSpanExporter(endpoint=endpoint, headers=headers, session=_only_headers(headers))
 
 
 class Tracing:
@@ -99,6 +100,8 @@ class Tracing:
         exporters = settings.exporters()
         if not exporters:
             return cls()
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
         provider = _provider(settings.otel_service_name)
         for exporter in exporters:  # batched: exporting never happens on the request path
             provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -107,6 +110,8 @@ class Tracing:
     @classmethod
     def exporting_to(cls, exporter: SpanExporter, service_name: str = "resumeopt") -> Tracing:
         """Each span exported as it ends, synchronously: tests (`InMemorySpanExporter`) and short tools."""
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
         provider = _provider(service_name)
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         return cls(provider)
@@ -133,6 +138,9 @@ class Tracing:
 
 
 def _provider(service_name: str) -> TracerProvider:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
     return TracerProvider(resource=Resource.create({"service.name": service_name}))
 
 
