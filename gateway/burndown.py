@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from gateway.budgets import Budget, Window, window
+from gateway.store.queries import usd
 
 SpendByBucket = Callable[[str, datetime, datetime, str, str], dict[datetime, Decimal]]  # queries.spend_by_bucket
 UNITS = {"day": ("hour", timedelta(hours=1), "hours"), "month": ("day", timedelta(days=1), "days")}
@@ -35,12 +36,12 @@ def budget_burndown(budget: Budget, w: Window, by_bucket: dict[datetime, Decimal
     for at in _buckets(w, step, now):
         spent = by_bucket.get(at.astimezone(UTC), Decimal(0))  # keyed in UTC: see spend_by_bucket
         total += spent
-        series.append({"at": at.isoformat(), "spent_usd": _usd(spent), "cumulative_usd": _usd(total)})
+        series.append({"at": at.isoformat(), "spent_usd": usd(spent), "cumulative_usd": usd(total)})
     elapsed = max((now - w.starts).total_seconds(), 1.0)  # the first second of a window projects from 1 s
     length = (w.resets - w.starts).total_seconds()
     projected = total * Decimal(length) / Decimal(elapsed)
     return {"scope": budget.scope, "period": budget.period, "mode": budget.mode,
-            "limit_usd": _usd(budget.limit_usd), "spent_usd": _usd(total), "projected_usd": _usd(projected),
+            "limit_usd": usd(budget.limit_usd), "spent_usd": usd(total), "projected_usd": usd(projected),
             "until_exhausted": _until(budget.limit_usd, total, elapsed, step), "unit": unit,
             "exhausts_before_reset": projected >= budget.limit_usd,
             "starts_at": w.starts.isoformat(), "resets_at": w.resets.isoformat(), "bucket": bucket, "series": series}
@@ -66,7 +67,3 @@ def _until(limit: Decimal, spent: Decimal, elapsed_s: float, step: timedelta) ->
         return None
     rate_per_s = spent / Decimal(elapsed_s)
     return round(float((limit - spent) / rate_per_s) / step.total_seconds(), 2)
-
-
-def _usd(x: Decimal) -> str:
-    return format(x.quantize(Decimal("1e-9")).normalize(), "f")

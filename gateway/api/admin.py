@@ -135,7 +135,7 @@ def budgets(request: Request, store: StoreDep, writer: WriterDep):
         w = window(b, now, tz)
         spent = queries.cost_since(store, w.starts, b.scope)
         out.append({"scope": b.scope, "period": b.period, "mode": b.mode, "limit_usd": str(b.limit_usd),
-                    "spent_usd": format(spent.normalize(), "f"), "resets_at": w.resets.isoformat()})
+                    "spent_usd": queries.usd(spent), "resets_at": w.resets.isoformat()})
     return {"budgets": out}
 
 

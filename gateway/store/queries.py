@@ -14,7 +14,7 @@ COST_GROUPS = {"model": "model_alias", "deployment": "deployment", "day": "toStr
 
 def cost_report(store: Store, by: str, start: date | None, end: date | None, team: str | None = None) -> list[dict]:
     key = COST_GROUPS[by]
-    where = "AND team = {team:String}" if team is not None else ""
+    where = team_clause(team)
     rows = store.query(
         f"SELECT {key} AS key, count() AS calls, sum(input_tokens) AS input_tokens, "
         "sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd, "
@@ -38,7 +38,7 @@ def top_spenders(store: Store, by: str, start: date | None, end: date | None, li
     key = SPENDERS[by]
     rows = store.query(
         f"SELECT {key} AS key, sum(cost_usd) AS cost_usd, count() AS calls FROM {{db}}.model_calls FINAL "
-        f"WHERE toDate(ts) >= {{start:Date}} AND toDate(ts) <= {{end:Date}} {_team(team)} "
+        f"WHERE toDate(ts) >= {{start:Date}} AND toDate(ts) <= {{end:Date}} {team_clause(team)} "
         "GROUP BY key ORDER BY cost_usd DESC, key LIMIT {n:UInt32}",
         {"start": start or date(1970, 1, 1), "end": end or date(2999, 12, 31), "team": team or "", "n": limit},
     )
@@ -53,9 +53,9 @@ def cost_anomalies(store: Store, start: date, end: date, ratio: float = 1.25, te
     # the FINAL scan per row. A team's first day comes from its whole history (min needs no FINAL).
     rows = store.query(
         "WITH daily AS (SELECT team, toDate(ts) AS day, sum(cost_usd) AS cost FROM {db}.model_calls FINAL "
-        f"WHERE toDate(ts) >= {{start:Date}} - 7 AND toDate(ts) <= {{end:Date}} {_team(team)} GROUP BY team, day), "
+        f"WHERE toDate(ts) >= {{start:Date}} - 7 AND toDate(ts) <= {{end:Date}} {team_clause(team)} GROUP BY team, day), "
         "firsts AS (SELECT team, toDate(min(ts)) AS first_day FROM {db}.model_calls "
-        f"WHERE toDate(ts) <= {{end:Date}} {_team(team)} GROUP BY team) "
+        f"WHERE toDate(ts) <= {{end:Date}} {team_clause(team)} GROUP BY team) "
         "SELECT d.team AS team, d.day AS day, d.cost AS cost_usd, d.trailing AS trailing_mean_usd, f.first_day AS first_day "
         "FROM (SELECT team, day, cost, sum(cost) OVER (PARTITION BY team ORDER BY toUInt32(day) "
         "      RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING) / 7 AS trailing FROM daily) AS d "
@@ -69,7 +69,7 @@ def cost_anomalies(store: Store, start: date, end: date, ratio: float = 1.25, te
         history = (r["day"] - r.pop("first_day")).days >= 7
         if history and mean > 0 and Decimal(r["cost_usd"]) > mean * Decimal(str(ratio)):
             out.append(_money({**r, "day": r["day"].isoformat(),
-                               "trailing_mean_usd": format(mean.quantize(Decimal("1e-9")).normalize(), "f")}))
+                               "trailing_mean_usd": usd(mean)}))
     return out
 
 
@@ -78,7 +78,7 @@ def cost_since(store: Store, start: datetime, scope: str = "global") -> Decimal:
     where, value = _scope(scope)
     rows = store.query("SELECT sum(cost_usd) AS cost FROM {db}.model_calls FINAL "
                        f"WHERE ts >= {{start:DateTime64(3)}} {where}",
-                       {"start": start.astimezone(UTC).replace(tzinfo=None), "value": value})
+                       {"start": naive_utc(start), "value": value})
     return Decimal(rows[0]["cost"] or 0)
 
 
@@ -93,7 +93,7 @@ def spend_by_bucket(store: Store, scope: str, start: datetime, end: datetime, bu
         f"SELECT toUnixTimestamp(toStartOf{'Hour' if bucket == 'hour' else 'Day'}(ts, {{tz:String}})) AS at, "
         "sum(cost_usd) AS cost FROM {db}.model_calls FINAL "
         f"WHERE ts >= {{start:DateTime64(3)}} AND ts < {{end:DateTime64(3)}} {where} GROUP BY at ORDER BY at",
-        {"start": start.astimezone(UTC).replace(tzinfo=None), "end": end.astimezone(UTC).replace(tzinfo=None),
+        {"start": naive_utc(start), "end": naive_utc(end),
          "value": value, "tz": tz})
     return {datetime.fromtimestamp(r["at"], UTC): Decimal(r["cost"]) for r in rows}
 
@@ -103,7 +103,7 @@ def _scope(scope: str) -> tuple[str, str]:
     return (f"AND {SCOPE_COLUMNS[kind]} = {{value:String}}" if kind in SCOPE_COLUMNS else ""), value
 
 
-def _team(team: str | None) -> str:
+def team_clause(team: str | None) -> str:
     """Request ids are chosen by clients, so two teams can share one: reads are limited to the caller's
     team (None: a cross-team reader sees every team's rows)."""
     return "AND team = {team:String}" if team is not None else ""
@@ -113,7 +113,7 @@ def usage_for_request(store: Store, request_id: str, team: str | None = None) ->
     rows = store.query(
         "SELECT agent, count() AS calls, sum(input_tokens) AS input_tokens, "
         "sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd "
-        f"FROM {{db}}.model_calls FINAL WHERE request_id = {{rid:String}} {_team(team)} GROUP BY agent ORDER BY agent",
+        f"FROM {{db}}.model_calls FINAL WHERE request_id = {{rid:String}} {team_clause(team)} GROUP BY agent ORDER BY agent",
         {"rid": request_id, "team": team or ""},
     )
     by_agent = [_money(r) for r in rows]
@@ -121,7 +121,7 @@ def usage_for_request(store: Store, request_id: str, team: str | None = None) ->
         "calls": sum(r["calls"] for r in rows),
         "input_tokens": sum(r["input_tokens"] for r in rows),
         "output_tokens": sum(r["output_tokens"] for r in rows),
-        "cost_usd": format(sum((Decimal(r["cost_usd"]) for r in rows), Decimal(0)).normalize(), "f"),
+        "cost_usd": usd(sum((Decimal(r["cost_usd"]) for r in rows), Decimal(0))),
     }
     return {"request_id": request_id, **total, "by_agent": by_agent}
 
@@ -130,7 +130,7 @@ def calls_for_request(store: Store, request_id: str, team: str | None = None) ->
     rows = store.query(
         "SELECT call_id, ts, agent, model_alias, deployment, input_tokens, output_tokens, cost_usd, "
         "latency_ms, status, error_kind FROM {db}.model_calls FINAL "
-        f"WHERE request_id = {{rid:String}} {_team(team)} ORDER BY ts",
+        f"WHERE request_id = {{rid:String}} {team_clause(team)} ORDER BY ts",
         {"rid": request_id, "team": team or ""},
     )
     return [_money({**r, "ts": r["ts"].isoformat()}) for r in rows]
@@ -147,7 +147,7 @@ def quality_report(store: Store) -> list[dict]:
 def scores_for(store: Store, request_id: str, team: str | None = None) -> list[dict]:
     return store.query(
         "SELECT name, value, judge, judge_version, prompt_version, comment FROM {db}.scores FINAL "
-        f"WHERE request_id = {{rid:String}} {_team(team)} ORDER BY name",
+        f"WHERE request_id = {{rid:String}} {team_clause(team)} ORDER BY name",
         {"rid": request_id, "team": team or ""},
     )
 
@@ -155,5 +155,16 @@ def scores_for(store: Store, request_id: str, team: str | None = None) -> list[d
 def _money(row: dict) -> dict:
     """Decimal cost as a string on the wire: JSON floats would lose cents in large sums."""
     if "cost_usd" in row:
-        row = {**row, "cost_usd": format(Decimal(row["cost_usd"] or 0).normalize(), "f")}
+        row = {**row, "cost_usd": usd(row["cost_usd"])}
     return row
+
+
+def usd(x) -> str:
+    """A cost on the wire: a Decimal string at the column's 9 places, trailing zeros dropped (JSON floats
+    would lose cents in large sums)."""
+    return format(Decimal(x or 0).quantize(Decimal("1e-9")).normalize(), "f")
+
+
+def naive_utc(at: datetime) -> datetime:
+    """A DateTime64 parameter: ClickHouse reads naive values as UTC."""
+    return at.astimezone(UTC).replace(tzinfo=None)

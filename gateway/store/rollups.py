@@ -7,10 +7,11 @@ why); latency quantiles are t-digest estimates either way. Money is never read f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from gateway.store.client import Store
+from gateway.store.queries import naive_utc, team_clause
 
 HEALTH_KEYS = {"deployment": "deployment", "model": "model_alias"}
 QUANTILES = "(0.5, 0.95, 0.99)"
@@ -36,9 +37,9 @@ def health_report(store: Store, by: str, start: datetime, end: datetime, per: Li
     rows = store.query(
         f"SELECT {HEALTH_KEYS[by]} AS key{f', {minute} AS minute' if per_minute else ''}, {aggregates} "
         f"FROM {table} WHERE {column} >= {{start:DateTime64(3)}} AND {column} < {{end:DateTime64(3)}} "
-        f"{'AND team = {team:String}' if team is not None else ''} "
+        f"{team_clause(team)} "
         f"GROUP BY key{', minute' if per_minute else ''} ORDER BY key{', minute' if per_minute else ''}",
-        {"start": _naive_utc(start), "end": _naive_utc(end), "team": team or ""})
+        {"start": naive_utc(start), "end": naive_utc(end), "team": team or ""})
     seconds = 60 if per_minute else (end - start).total_seconds()
     return [_health_row(r, seconds) for r in rows]
 
@@ -54,7 +55,3 @@ def _health_row(r: dict, seconds: float) -> dict:
             "error_rate": round(r["errors"] / calls, 4) if calls else 0.0,
             "cache_hit_rate": round(r["cache_hits"] / calls, 4) if calls else 0.0,
             "errors": r["errors"], "cache_hits": r["cache_hits"], "retries": r["retries"], "fallbacks": r["fallbacks"]}
-
-
-def _naive_utc(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(tzinfo=None)
