@@ -132,6 +132,6 @@ def call_fields(row: dict, cache: str) -> dict[str, Any]:
         "user_id": row["user_id"], "job_id": row["job_id"], "agent": row["agent"], "tool": row["tool"],
         "model": row["model_alias"], "deployment": row["deployment"], "latency_ms": round(row["latency_ms"], 3),
         "status": row["status"], "http_status": row["http_status"], "error": row["error_kind"],
-        "cache": "hit" if row["cache_hit"] else cache, "attempts": row["attempts"],
+        "cache": cache, "attempts": row["attempts"],
         "input_tokens": row["input_tokens"], "output_tokens": row["output_tokens"], "cost_usd": str(row["cost_usd"]),
     }

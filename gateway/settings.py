@@ -60,8 +60,9 @@ class GatewaySettings(BaseSettings):
     retention_audit_days: int = Field(0, ge=0, description="the audit trail; 0 = forever")
     retention_model_calls_1m_days: int = Field(30, ge=0, description="per-minute rollup (health report)")
     retention_model_calls_1d_days: int = Field(0, ge=0, description="per-day rollup; 0 = forever")
-    store_cluster: str = Field("", description="ClickHouse cluster name when the schema of deploy/clickhouse-cluster "
-                                              "is used (retention alters its *_local tables ON CLUSTER)")
+    store_cluster: str = Field("", pattern=r"^[A-Za-z0-9_.{}-]*$",  # goes into DDL: a name or a {macro}, nothing else
+                               description="ClickHouse cluster name when the schema of deploy/clickhouse-cluster "
+                               "is used (retention alters its *_local tables ON CLUSTER)")
 
     def retention_days(self) -> dict[str, int]:
         prefix, suffix = "retention_", "_days"

@@ -56,7 +56,6 @@ def platform_client(quiet: bool = False, model: bool = True) -> Iterator[Platfor
     """A client of a running platform: the configured one (RESUMEOPT_PLATFORM_URL, with
     RESUMEOPT_API_KEY or this machine's admin key), or an embedded one for this command, started here
     and stopped on exit (`model=False`: without the local model, for commands that call none)."""
-    from optimiser.client import PlatformClient
     from resumeopt.credentials import api_key
 
     configured = os.environ.get("RESUMEOPT_PLATFORM_URL")
@@ -124,7 +123,6 @@ def _optimise_with_progress(client, resume: str, job: str, resume_format: str | 
 
 
 def cmd_optimise(args: argparse.Namespace) -> int:
-    from optimiser.client import PlatformError
 
     resume, job = Path(args.resume).read_text(), Path(args.job).read_text()
     fmt = "json" if args.resume.endswith(".json") else None
@@ -197,11 +195,9 @@ def cmd_store_writer(args: argparse.Namespace) -> int:
     """The scaled shape's store writer: reads the replicas' telemetry stream into the store until SIGTERM,
     finishing the batch in hand; what it has not read waits in the stream for the next start."""
     from gateway.app import stream_consumer
-    from gateway.pii import install_log_scrubber
     from gateway.settings import GatewaySettings
     from gateway.store.client import Store
 
-    install_log_scrubber()
     settings = GatewaySettings()
     store = Store(settings.resolved_store_dsn(), settings.store_database)
     store.migrate()

@@ -58,3 +58,14 @@ def test_a_row_older_than_its_ttl_is_dropped_on_merge_and_the_ttl_follows_the_se
     assert "toIntervalDay(7)" in _ttl(store, "model_calls")
     assert apply_retention(store, FOREVER) == ["model_calls", "model_calls_1m"]
     assert "TTL" not in _ttl(store, "model_calls") and "TTL" not in _ttl(store, "model_calls_1m")
+
+
+def test_a_cluster_name_that_is_not_a_name_is_refused_before_it_reaches_ddl():
+    import pydantic
+    import pytest
+
+    from gateway.settings import GatewaySettings
+
+    assert GatewaySettings(store_cluster="{cluster}").store_cluster == "{cluster}"
+    with pytest.raises(pydantic.ValidationError):
+        GatewaySettings(store_cluster="prod' ON CLUSTER x")
