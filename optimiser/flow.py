@@ -22,6 +22,7 @@ from gateway.tracing import Tracing
 from optimiser.agents import CrewOutputs, import_crewai, prompt_set, run_crew
 from optimiser.parsing import parse_job, parse_resume
 from optimiser.render import to_markdown
+from optimiser.research import Research, research_company
 from optimiser.resume import Job, Resume, personal_terms
 from optimiser.settings import OptimiserSettings
 from optimiser.tools.grounding import check_grounding
@@ -53,6 +54,7 @@ class OptimiseState(BaseModel):
     baseline: Any = None
     crew: CrewOutputs | None = None
     crew_error: str = ""
+    research: Research | None = None
     result: dict[str, Any] = {}
 
 
@@ -100,7 +102,10 @@ def _flow_class():
             with self._tracing.span("step analyse"):
                 self.state.requirements = job_requirements(self.state.job)
                 self.state.baseline = deterministic_tailor(self.state.original, self.state.requirements)
-            self._progress("analysed", {"requirements": len(self.state.requirements)})
+            with self._tracing.span("step research"):
+                self.state.research = research_company(self.state.job.company)
+            self._progress("analysed", {"requirements": len(self.state.requirements),
+                                        "research": self.state.research.status})
 
         @listen(analyse)
         def write(self) -> None:
@@ -177,6 +182,7 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
         "suggestions": baseline.suggestions,
         "review": state.crew.review.strip()[:1000] if state.crew else "",
         "prompt_versions": {name: p.version for name, p in prompts.items()},
+        "research": state.research.model_dump() if state.research else None,
     }
 
 

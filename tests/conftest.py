@@ -13,8 +13,9 @@ from pydantic import SecretStr
 from resumeopt import env
 
 env.apply()
-# A developer's own collector or Langfuse keys must not receive test spans: tests that export set their own.
-for _name in [n for n in os.environ if n.startswith(("OTEL_EXPORTER_OTLP", "LANGFUSE_"))]:
+# A developer's own collector, Langfuse or search keys must not receive test traffic: tests that need them
+# set their own.
+for _name in [n for n in os.environ if n.startswith(("OTEL_EXPORTER_OTLP", "LANGFUSE_", "SERPER_"))]:
     del os.environ[_name]
 
 from gateway.config import GatewayConfig, load_config  # noqa: E402

@@ -40,6 +40,7 @@ def test_optimisation_through_gateway_lands_in_clickhouse_with_scores(platform_f
         if result["degraded"]:
             assert result["degraded_reasons"]
         assert result["prompt_versions"] == {"job_analyst": "1.0.0", "writer": "1.0.0", "reviewer": "1.0.0"}
+        assert result["research"]["status"] == "skipped"  # no SERPER_API_KEY: skipped, and said
 
         rows = httpx.get(f"{url}/api/v1/requests/{result['request_id']}/calls").json()["rows"]
         assert {r["agent"] for r in rows} == AGENTS
