@@ -8,6 +8,7 @@ A fabrication is never shipped.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from functools import lru_cache
@@ -166,9 +167,11 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
     final = check_grounding(original, tailored)
     title = state.job.title if state.job else None
     before, after = match(original, reqs, title), match(tailored, reqs, title)
+    tailored_md = to_markdown(tailored)
     return {
         "request_id": state.request_id,
-        "tailored_resume": to_markdown(tailored),
+        "tailored_resume": tailored_md,
+        "diff": resume_diff(original, tailored_md),
         "tailored_resume_json": tailored.model_dump(exclude_none=True),
         "match": {"before": before.score, "after": after.score, "matched": after.matched,
                   "missing": after.missing, "before_detail": before.model_dump(),
@@ -184,6 +187,14 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
         "prompt_versions": {name: p.version for name, p in prompts.items()},
         "research": state.research.model_dump() if state.research else None,
     }
+
+
+def resume_diff(original: Resume, tailored_md: str) -> str:
+    """A unified diff of the tailored resume against the original, both in the same Markdown layout, so
+    the diff shows what tailoring changed rather than how the input was formatted."""
+    lines = difflib.unified_diff(to_markdown(original).splitlines(keepends=True), tailored_md.splitlines(keepends=True),
+                                 "original.md", "tailored.md", n=1)
+    return "".join(lines)
 
 
 def run_optimisation(settings: OptimiserSettings, request: OptimiseInput,

@@ -68,3 +68,23 @@ def test_tailoring_twice_does_not_duplicate_the_group(john_doe, backend_job_text
     reqs = job_requirements(parse_job(backend_job_text))
     twice = deterministic_tailor(deterministic_tailor(john_doe, reqs).resume, reqs).resume
     assert [g.name for g in twice.skills].count(RELEVANT_GROUP) <= 1
+
+
+def test_the_result_carries_a_diff_of_what_tailoring_changed(john_doe, backend_job_text):
+    from optimiser.agents import prompt_set
+    from optimiser.flow import OptimiseState, assemble
+    from optimiser.parsing import parse_job
+    from optimiser.render import to_markdown
+    from optimiser.tools.skills import job_requirements
+
+    job = parse_job(backend_job_text)
+    reqs = job_requirements(job)
+    state = OptimiseState(request_id="r-diff", original=john_doe, job=job, requirements=reqs,
+                          baseline=deterministic_tailor(john_doe, reqs), crew_error="off")
+    result = assemble(state, prompt_set("production"))
+    diff = result["diff"].splitlines()
+    assert diff[:2] == ["--- original.md", "+++ tailored.md"] and any(line.startswith("@@") for line in diff)
+    before, after = to_markdown(john_doe).splitlines(), result["tailored_resume"].splitlines()
+    assert [ln[1:] for ln in diff[2:] if ln.startswith("+")] and all(
+        ln[1:] in after for ln in diff[2:] if ln.startswith("+"))
+    assert all(ln[1:] in before for ln in diff[2:] if ln.startswith("-"))
