@@ -166,7 +166,8 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
             codes.append("grounding_failed:" + ",".join(sorted({v.kind for v in report.violations})))
     final = check_grounding(original, tailored)
     title = state.job.title if state.job else None
-    before, after = match(original, reqs, title), match(tailored, reqs, title)
+    job_text = state.job.description if state.job else None
+    before, after = match(original, reqs, title, job_text=job_text), match(tailored, reqs, title, job_text=job_text)
     tailored_md = to_markdown(tailored)
     return {
         "request_id": state.request_id,

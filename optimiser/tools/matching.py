@@ -9,9 +9,17 @@ Scoring intent:
   weighted share of credit earned (0-100).
 - Title similarity (0-100): share of the job title's words (stop words removed, "Sr" = "Senior")
   found in the resume's label or most recent position, the better of the two.
-- score = weighted mean of the parts that apply, with weights hard 0.65, soft 0.15,
-  title 0.20; a part with nothing to score (no soft skills asked, no job title given) is left
-  out and the other weights are rescaled. `weights` in the report shows the weights used.
+- Education (0-100, with the job's text): the degree level the job asks for (associate < bachelor
+  < master < doctorate; "degree" alone means bachelor) against the resume's highest. Met: 100;
+  below: the share of the level reached, at least 50 when the job accepts "or equivalent" experience.
+  Left out when the job names no degree.
+- Keywords (0-100, with the job's text): the job's 15 most frequent content words that are not
+  stop words, as words in the resume. ATS keyword screens read words, not skills; `missing_keywords`
+  lists the absent ones.
+- score = weighted mean of the parts that apply, with weights hard 0.65, soft 0.15, title 0.20,
+  education 0.10, keywords 0.10 (then normalised); a part with nothing to score (no soft skills
+  asked, no job title given, no job text) is left out and the other weights are rescaled.
+  `weights` in the report shows the weights used.
 """
 
 from __future__ import annotations
@@ -25,7 +33,21 @@ from optimiser.dates import parse_date
 from optimiser.resume import Resume
 from optimiser.tools.skills import Requirement, Taxonomy
 
-BASE_WEIGHTS = {"hard": 0.65, "soft": 0.15, "title": 0.20}
+BASE_WEIGHTS = {"hard": 0.65, "soft": 0.15, "title": 0.20, "education": 0.10, "keywords": 0.10}
+KEYWORDS = 15
+# Degree levels: the first pattern that matches a text gives its level (associate before the bare "degree").
+_DEGREES = ((4, r"ph\.?\s?d|doctor(?:ate|al)|d\.phil"), (3, r"master'?s?|m\.?sc|m\.s\.|\bms\b|mba|m\.eng|meng"),
+            (1, r"associate'?s?\s+degree"),
+            (2, r"bachelor'?s?|b\.?sc|b\.s\.|\bbs\b|\bba\b|b\.a\.|b\.eng|beng|undergraduate|\bdegree\b"))
+_NO_DEGREE = re.compile(r"\bno degree\b|degree (?:is )?not required|without a degree", re.I)
+_STOP = frozenset("""a about above across after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each either etc few for from further had has have
+having he her here hers him his how i if in into is it its itself just least less like looking make may me might more
+most must my need needs new no nor not now of off often on once one only or other our ours out over own per plus
+please role same she should so some such than that the their theirs them then there these they this those through
+to too under until up us use using very via want was we well were what when where which while who whom why will with
+within without work working would year years you your team teams strong ability experience skills knowledge
+including required requirements preferred responsibilities responsible candidate join company job""".split())
 PROMINENT_CREDIT, EXPERIENCE_CREDIT = 1.0, 0.6
 MUST_HAVE_WEIGHT = 2.0
 _TITLE_STOP = {"a", "an", "and", "the", "of", "for", "to", "in", "at", "with", "on", "&", "i", "ii", "iii"}
@@ -41,6 +63,7 @@ class MatchReport(BaseModel):
     experience_only: list[str]
     breakdown: dict[str, float]
     weights: dict[str, float]
+    missing_keywords: list[str] = []
 
 
 class Evidence:
@@ -79,11 +102,16 @@ def _literal_credit(term: str, prominent: str, anywhere: str) -> float:
 
 
 def match(resume: Resume, requirements: list[Requirement], job_title: str | None = None,
-          taxonomy: Taxonomy | None = None) -> MatchReport:
+          taxonomy: Taxonomy | None = None, job_text: str | None = None) -> MatchReport:
     evidence = Evidence(resume, taxonomy or Taxonomy.load())
     credits = {r.skill: evidence.credit(r.skill) for r in requirements}
     parts = {kind: _coverage([r for r in requirements if r.kind == kind], credits) for kind in ("hard", "soft")}
     parts["title"] = title_similarity(job_title, resume) if job_title else None
+    parts["education"] = education_fit(job_text, resume) if job_text else None
+    wanted = job_keywords(job_text) if job_text else []
+    resume_words = set(_words(evidence.text))
+    missing_keywords = [w for w in wanted if w not in resume_words]
+    parts["keywords"] = 100.0 * (len(wanted) - len(missing_keywords)) / len(wanted) if wanted else None
     weights = {k: (BASE_WEIGHTS[k] if v is not None else 0.0) for k, v in parts.items()}
     total = sum(weights.values())
     score = sum(weights[k] * (parts[k] or 0.0) for k in parts) / total if total else 0.0
@@ -94,7 +122,39 @@ def match(resume: Resume, requirements: list[Requirement], job_title: str | None
         experience_only=[r.skill for r in requirements if credits[r.skill] == EXPERIENCE_CREDIT],
         breakdown={k: round(v or 0.0, 1) for k, v in parts.items()},
         weights={k: round(w / total, 3) if total else 0.0 for k, w in weights.items()},
+        missing_keywords=missing_keywords,
     )
+
+
+def degree_level(text: str) -> int:
+    if _NO_DEGREE.search(text):
+        return 0
+    lowered = text.lower()
+    return next((level for level, pattern in _DEGREES if re.search(pattern, lowered)), 0)
+
+
+def education_fit(job_text: str, resume: Resume) -> float | None:
+    wanted = degree_level(job_text)
+    if not wanted:
+        return None
+    have = max((degree_level(f"{e.studyType or ''} {e.area or ''}") for e in resume.education), default=0)
+    if have >= wanted:
+        return 100.0
+    share = 100.0 * have / wanted
+    return max(share, 50.0) if re.search(r"or equivalent", job_text, re.I) else share
+
+
+def job_keywords(job_text: str, n: int = KEYWORDS) -> list[str]:
+    """The job's `n` most frequent content words (ties: first seen first)."""
+    counts: dict[str, int] = {}
+    for word in _words(job_text):
+        if word not in _STOP and not word.isdigit():
+            counts[word] = counts.get(word, 0) + 1
+    return sorted(counts, key=lambda w: -counts[w])[:n]  # sorted() is stable: first seen first among ties
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".-") for w in re.findall(r"[a-z][a-z0-9+#.-]{2,}", text.lower()) if len(w.strip(".-")) >= 3]
 
 
 def _coverage(requirements: list[Requirement], credits: dict[str, float]) -> float | None:

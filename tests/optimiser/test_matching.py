@@ -42,10 +42,10 @@ def test_must_have_weighs_twice():
 
 def test_parts_without_requirements_are_left_out_of_the_score():
     report = match(_resume(skills=["Kafka"]), KAFKA)
-    assert report.weights == {"hard": 1.0, "soft": 0.0, "title": 0.0}
+    assert report.weights == {"hard": 1.0, "soft": 0.0, "title": 0.0, "education": 0.0, "keywords": 0.0}
     reqs = KAFKA + [Requirement(skill="Mentoring", kind="soft", must_have=False)]
     report = match(_resume(skills=["Kafka"]), reqs, job_title="Engineer")
-    assert report.weights == {"hard": 0.65, "soft": 0.15, "title": 0.2}
+    assert report.weights == {"hard": 0.65, "soft": 0.15, "title": 0.2, "education": 0.0, "keywords": 0.0}
     assert report.score == pytest.approx(0.65 * 100 + 0.15 * 0 + 0.2 * 100, abs=0.05)
 
 
@@ -82,3 +82,24 @@ def test_explicit_keyword_outside_the_taxonomy_is_matched_literally():
     reqs = [Requirement(skill="Quantum Widgets", kind="hard", must_have=True)]
     assert match(_resume(skills=["quantum widgets"]), reqs).score == 100.0
     assert match(_resume(highlights=["Built Quantum Widgets"]), reqs).score == 60.0
+
+
+def test_education_part_compares_degree_levels():
+    from optimiser.resume import Education
+
+    masters = _resume(skills=["Kafka"])
+    masters.education = [Education(institution="U", studyType="Master of Science", area="CS")]
+    assert match(masters, KAFKA, job_text="BSc in Computer Science required").breakdown["education"] == 100
+    assert match(masters, KAFKA, job_text="PhD in machine learning").breakdown["education"] == 75.0
+    none = _resume(skills=["Kafka"])
+    assert match(none, KAFKA, job_text="Bachelor's degree").breakdown["education"] == 0
+    assert match(none, KAFKA, job_text="Bachelor's degree or equivalent experience").breakdown["education"] == 50
+    report = match(none, KAFKA, job_text="No degree required. Kafka streaming.")
+    assert report.weights["education"] == 0.0  # the job asks for no degree: the part is left out
+
+
+def test_keyword_part_counts_the_jobs_frequent_words_in_the_resume():
+    job = "Kafka pipelines. We build streaming pipelines and observability dashboards for pipelines."
+    report = match(_resume(skills=["Kafka"], summary="I build streaming pipelines."), KAFKA, job_text=job)
+    assert report.missing_keywords == ["observability", "dashboards"]
+    assert report.breakdown["keywords"] == pytest.approx(100 * 4 / 6, abs=0.05)  # kafka pipelines build streaming
