@@ -6,6 +6,8 @@
     resumeopt store-writer               read the replicas' telemetry stream into the store (scaled shape)
     resumeopt optimise --resume F --job F [--json]
     resumeopt eval run --dataset NAME
+    resumeopt check-grounding --original F --tailored F [--approved-skills a,b] [--json]
+    resumeopt skills extract --text-file F [--json] | skills eval [--data F]
     resumeopt keys create|list|revoke|rotate ...
     resumeopt budgets list|limits|set|delete ...
     resumeopt report cost|top-spenders|anomalies|health|burndown [--from D] [--to D] [--by ...] [--format csv|json|table]
@@ -287,9 +289,10 @@ def _parser() -> argparse.ArgumentParser:
     run = ev.add_parser("run", help="run a golden dataset through the optimiser and judge it")
     run.add_argument("--dataset", required=True)
     run.set_defaults(func=cmd_eval_run)
-    from resumeopt import admin_cli
+    from resumeopt import admin_cli, tools_cli
 
     admin_cli.add_parsers(sub, _admin)
+    tools_cli.add_parsers(sub)
     return p
 
 

@@ -7,13 +7,19 @@ One small check per kind of fact; each returns its violations. Kinds:
   that is neither the original label nor one of its positions
 - date: an entry's dates differ from the original entry's, or a date/year in any text is
   not in the original ("2017" may stand for "2017-06"; "June 2019" may not stand for "2019")
-- degree: an education institution, degree or field the original does not have
+- degree: an education institution, degree or field the original does not have, or a degree
+  named in free text ("MSc", "Master's", "PhD") at a level the original never states
 - number: a number or metric in the text that the original never states ("40%", "$2M", "3
   engineers"); "50,000" equals "50000", "50K" equals only "50K"/"50k"; number words two-ninety
   count as their digits
 - skill: a taxonomy skill the original never mentions anywhere, unless approved
-- certificate / award: a certificate or award the original does not list
-- section_dropped: a work or education entry of the original is missing
+- certificate / award: a certificate or award the original does not list, or a certification
+  named in free text ("AWS Certified ...", "PMP") that the original's text never contains
+- section_dropped: a section with content in the original (work, education, skills, summary, ...)
+  is missing or empty, or a work or education entry of the original is missing
+
+Free-text employers and titles ("previously at Google") are not checked: only structured
+entries and the headline are.
 
 Reordering the original, or leaving it untouched, always passes (every check compares sets).
 """
@@ -63,6 +69,9 @@ def check_grounding(original: Resume, tailored: Resume, approved_skills: Iterabl
         *check_entry_dates(original, tailored),
         *check_degrees(original, tailored),
         *check_credentials(original, tailored),
+        *check_text_degrees(original, tailored),
+        *check_text_certificates(original, tailored),
+        *check_dropped_sections(original, tailored),
         *check_dropped(original, tailored),
         *check_text_dates(original, tailored),
         *check_numbers(original, tailored),
@@ -187,14 +196,33 @@ def check_credentials(original: Resume, tailored: Resume) -> list[Violation]:
     return out
 
 
+# Sections whose loss a reader would notice; "meta" and "$schema" are bookkeeping, not content.
+_SECTIONS = ("work", "volunteer", "education", "awards", "certificates", "publications", "skills",
+             "languages", "interests", "references", "projects")
+
+
+def _emptied(original: Resume, tailored: Resume) -> list[str]:
+    gone = [s for s in _SECTIONS if getattr(original, s) and not getattr(tailored, s)]
+    if (original.basics.summary or "").strip() and not (tailored.basics.summary or "").strip():
+        gone.insert(0, "summary")
+    return gone
+
+
+def check_dropped_sections(original: Resume, tailored: Resume) -> list[Violation]:
+    return [Violation(kind="section_dropped", text=section, where=section) for section in _emptied(original, tailored)]
+
+
 def check_dropped(original: Resume, tailored: Resume) -> list[Violation]:
+    """Missing work and education entries; a section dropped whole is reported once, as a section."""
+    gone = set(_emptied(original, tailored))
     roles = [((norm(w.name),), norm(w.position), f"{w.position or ''} at {w.name or ''}".strip())
              for w in original.work]
     kept_roles = [((norm(w.name),), norm(w.position)) for w in tailored.work]
     schools = [((norm(e.institution),), (norm(e.studyType), norm(e.area)),
                 " ".join(x for x in (e.studyType, e.area, e.institution) if x)) for e in original.education]
     kept_schools = [((norm(e.institution),), (norm(e.studyType), norm(e.area))) for e in tailored.education]
-    return _missing(roles, kept_roles, "work") + _missing(schools, kept_schools, "education")
+    out = [] if "work" in gone else _missing(roles, kept_roles, "work")
+    return out + ([] if "education" in gone else _missing(schools, kept_schools, "education"))
 
 
 def _missing(entries: list[tuple], kept: list[tuple], section: str) -> list[Violation]:
@@ -262,6 +290,52 @@ def numbers_in(text: str) -> list[tuple[str, str]]:
         found.append((f"{value:f}{suffix}", m.group().strip()))
     found += [(_NUMBER_WORDS[w.lower()], w) for w in _NUMBER_WORD.findall(text)]
     return found
+
+
+# Degree levels named in free text. Levels, not fields: "BSc" and "Bachelor of Science" are one
+# claim; the structured education entries carry the field and are checked by check_degrees.
+_DEGREES = [
+    ("doctorate", r"ph\.?\s?d\.?|doctorate|doctoral|doctor of \w+|d\.?phil"),
+    ("mba", r"mba|master of business administration"),
+    ("master", r"master'?s(?: degree)?|master(?: degree| of \w+)|msc|m\.sc\.?|m\.s\.|m\.a\.|meng|m\.eng\.?|mphil"),
+    ("bachelor", r"bachelor'?s?(?: degree| of \w+)?|bsc|b\.sc\.?|b\.s\.|b\.a\.|beng|b\.eng\.?"),
+    ("associate", r"associate'?s? degree|associate of \w+"),
+]
+_DEGREE = re.compile("|".join(f"(?P<{key}>(?<![\\w.])(?:{rx})(?![\\w]))" for key, rx in _DEGREES), re.I)
+
+
+def degree_levels(text: str) -> list[tuple[str, str]]:
+    """(level, surface) of each degree named in text."""
+    return [(m.lastgroup, m.group()) for m in _DEGREE.finditer(text)]
+
+
+def check_text_degrees(original: Resume, tailored: Resume) -> list[Violation]:
+    known = {level for level, _ in degree_levels(_corpus(original))}
+    return [Violation(kind="degree", text=surface, where=where)
+            for where, text in tailored.text_items() if not where.startswith("education")
+            for level, surface in degree_levels(text) if level not in known]
+
+
+# A capitalised run around "Certified"/"Certification"/"Certificate" ("AWS Certified Solutions
+# Architect"), or a well-known credential acronym: the claim must appear in the original's text.
+_CERT_PHRASE = re.compile(r"(?:\b[A-Z][\w+-]*\s+){0,4}\b(?:Certified|Certification|Certificate)\b"
+                          r"(?:\s+(?:in\s+)?[A-Z][\w+-]*)*")
+_CERT_ACRONYM = re.compile(r"\b(?:PMP|CAPM|CISSP|CISM|CISA|CCNA|CCNP|CCIE|CKA|CKAD|CKS|CPA|CFA|CSM|PSM|"
+                           r"ITIL|PRINCE2|OSCP|CEH|RHCE|RHCSA|MCSE|Security\+|Network\+|A\+)(?![\w+])")
+
+
+def check_text_certificates(original: Resume, tailored: Resume) -> list[Violation]:
+    corpus = f" {norm(_corpus(original))} "
+    out, seen = [], set()
+    for where, text in tailored.text_items():
+        if where.startswith("certificates"):
+            continue  # structured entries: check_credentials
+        for m in [*_CERT_PHRASE.finditer(text), *_CERT_ACRONYM.finditer(text)]:
+            claim = norm(m.group())
+            if claim and f" {claim} " not in corpus and claim not in seen:
+                seen.add(claim)
+                out.append(Violation(kind="certificate", text=m.group().strip(), where=where))
+    return out
 
 
 def check_numbers(original: Resume, tailored: Resume) -> list[Violation]:

@@ -150,3 +150,31 @@ def test_violations_say_where(john_doe):
     tailored.work[0].highlights[2] = "Led 12 engineers"
     [violation] = check_grounding(john_doe, tailored).violations
     assert violation.where == "work[0].highlights[2]"
+
+
+def test_degree_claimed_in_text(john_doe):
+    tailored = john_doe.model_copy(deep=True)
+    tailored.basics.summary += " Holds an MSc in Computer Science."
+    assert _kinds(john_doe, tailored) == [("degree", "MSc")]
+    tailored.basics.summary = john_doe.basics.summary + " Holds a B.S. in Computer Science."  # stated
+    assert check_grounding(john_doe, tailored).passed
+
+
+def test_certificate_claimed_in_text(john_doe):
+    tailored = john_doe.model_copy(deep=True)
+    tailored.basics.summary += " PMP and AWS Certified Developer."
+    assert sorted(_kinds(john_doe, tailored)) == [("certificate", "AWS Certified Developer"), ("certificate", "PMP"),
+                                                  ("skill", "AWS")]  # AWS itself is new too
+
+
+@pytest.mark.parametrize("section", ["skills", "awards"])
+def test_dropped_whole_section(john_doe, section):
+    tailored = john_doe.model_copy(deep=True)
+    setattr(tailored, section, [])
+    assert _kinds(john_doe, tailored) == [("section_dropped", section)]
+
+
+def test_dropped_summary(john_doe):
+    tailored = john_doe.model_copy(deep=True)
+    tailored.basics.summary = None
+    assert _kinds(john_doe, tailored) == [("section_dropped", "summary")]
