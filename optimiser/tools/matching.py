@@ -30,16 +30,16 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from optimiser.dates import parse_date
-from optimiser.resume import Resume
+from optimiser.resume import Education, Resume
+from optimiser.tools.grounding import degree_levels
 from optimiser.tools.skills import Requirement, Taxonomy
 
 BASE_WEIGHTS = {"hard": 0.65, "soft": 0.15, "title": 0.20, "education": 0.10, "keywords": 0.10}
 KEYWORDS = 15
-# Degree levels: the first pattern that matches a text gives its level (associate before the bare "degree").
-_DEGREES = ((4, r"ph\.?\s?d|doctor(?:ate|al)|d\.phil"), (3, r"master'?s?|m\.?sc|m\.s\.|\bms\b|mba|m\.eng|meng"),
-            (1, r"associate'?s?\s+degree"),
-            (2, r"bachelor'?s?|b\.?sc|b\.s\.|\bbs\b|\bba\b|b\.a\.|b\.eng|beng|undergraduate|\bdegree\b"))
+# Degrees are named by grounding's patterns (one reading of "MSc", "Master's", ...); ranked here.
+_RANK = {"associate": 1, "bachelor": 2, "master": 3, "mba": 3, "doctorate": 4}
 _NO_DEGREE = re.compile(r"\bno degree\b|degree (?:is )?not required|without a degree", re.I)
+_ANY_DEGREE = re.compile(r"\b(?:degree|undergraduate)\b", re.I)  # a degree with no level named: a bachelor's
 _STOP = frozenset("""a about above across after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each either etc few for from further had has have
 having he her here hers him his how i if in into is it its itself just least less like looking make may me might more
@@ -126,18 +126,27 @@ def match(resume: Resume, requirements: list[Requirement], job_title: str | None
     )
 
 
-def degree_level(text: str) -> int:
-    if _NO_DEGREE.search(text):
+def required_degree(job_text: str) -> int:
+    """The lowest degree a job names ("Bachelor's required, Master's preferred" asks for a bachelor's)."""
+    if _NO_DEGREE.search(job_text):
         return 0
-    lowered = text.lower()
-    return next((level for level, pattern in _DEGREES if re.search(pattern, lowered)), 0)
+    levels = [_RANK[level] for level, _ in degree_levels(job_text)]
+    return min(levels) if levels else (_RANK["bachelor"] if _ANY_DEGREE.search(job_text) else 0)
+
+
+def held_degree(entry: Education) -> int:
+    """An education entry's level, from its degree type ("Master", "MSc", "Bachelor of Arts", ...)."""
+    text = f"{entry.studyType or ''} {entry.area or ''}"
+    levels = [_RANK[level] for level, _ in degree_levels(text)]
+    first = (entry.studyType or "").strip().lower().split(" ", 1)[0].rstrip("'s")  # a bare "Master"
+    return max(levels + [_RANK.get(first, 0)])
 
 
 def education_fit(job_text: str, resume: Resume) -> float | None:
-    wanted = degree_level(job_text)
+    wanted = required_degree(job_text)
     if not wanted:
         return None
-    have = max((degree_level(f"{e.studyType or ''} {e.area or ''}") for e in resume.education), default=0)
+    have = max((held_degree(e) for e in resume.education), default=0)
     if have >= wanted:
         return 100.0
     share = 100.0 * have / wanted
