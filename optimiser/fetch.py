@@ -65,8 +65,8 @@ async def _fetch(url: httpx.URL, settings: OptimiserSettings) -> str:
     async with httpx.AsyncClient(trust_env=False, follow_redirects=False,
                                  timeout=settings.fetch_timeout_s) as client:
         for _ in range(settings.fetch_max_redirects + 1):
-            address = await _checked_address(url, allow)
-            async with _open(client, url, address) as resp:
+            addresses = await _checked_addresses(url, allow)
+            async with _open(client, url, addresses) as resp:
                 location = resp.headers.get("location")
                 if resp.status_code in _REDIRECTS and location:
                     url = parse_url(str(url.join(location)))
@@ -76,34 +76,44 @@ async def _fetch(url: httpx.URL, settings: OptimiserSettings) -> str:
                      f"The job URL redirected more than {settings.fetch_max_redirects} times.")
 
 
-async def _checked_address(url: httpx.URL, allow: AllowList) -> str:
+async def _checked_addresses(url: httpx.URL, allow: AllowList) -> list[str]:
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        addresses = await resolve_allowed(url.raw_host.decode("ascii"), port, allow)
+        return [str(a) for a in await resolve_allowed(url.raw_host.decode("ascii"), port, allow)]
     except AddressNotAllowed as exc:
         raise FetchError(400, "url_not_allowed", f"The job URL is not allowed: {exc}.") from None
     except ResolveFailed as exc:
         raise FetchError(502, "job_fetch_failed", f"The job URL's host could not be resolved: {exc}.") from None
-    return str(addresses[0])
 
 
 class _open:
-    """GET `url` over a connection to `address` (already checked), as a streamed response."""
+    """GET `url` from the first of `addresses` (all checked) that accepts a connection, streamed. Trying
+    each in turn, as a browser would, keeps a dual-stack name working when one family is unreachable."""
 
-    def __init__(self, client: httpx.AsyncClient, url: httpx.URL, address: str):
-        name = url.raw_host.decode("ascii")
-        extensions = {"sni_hostname": name} if url.scheme == "https" else {}
-        headers = {**_HEADERS, "host": url.netloc.decode("ascii")}
-        self._stream = client.stream("GET", url.copy_with(host=address), headers=headers,
-                                     extensions=extensions)
+    def __init__(self, client: httpx.AsyncClient, url: httpx.URL, addresses: list[str]):
+        self._client, self._url, self._addresses = client, url, addresses
+        self._stream = None
 
     async def __aenter__(self) -> httpx.Response:
-        try:
-            return await self._stream.__aenter__()
-        except httpx.TimeoutException:
-            raise TimeoutError from None
-        except httpx.TransportError as exc:
-            raise FetchError(502, "job_fetch_failed", f"The job URL could not be fetched: {_why(exc)}.") from None
+        extensions = {"sni_hostname": self._url.raw_host.decode("ascii")} if self._url.scheme == "https" else {}
+        headers = {**_HEADERS, "host": self._url.netloc.decode("ascii")}
+        failure: httpx.TransportError | None = None
+        for address in self._addresses:
+            stream = self._client.stream("GET", self._url.copy_with(host=address), headers=headers,
+                                         extensions=extensions)
+            try:
+                response = await stream.__aenter__()
+            except httpx.ConnectError as exc:
+                failure = exc
+                continue
+            except httpx.TimeoutException:
+                raise TimeoutError from None
+            except httpx.TransportError as exc:
+                failure = exc
+                break
+            self._stream = stream
+            return response
+        raise FetchError(502, "job_fetch_failed", f"The job URL could not be fetched: {_why(failure)}.")
 
     async def __aexit__(self, *exc_info) -> None:
         await self._stream.__aexit__(*exc_info)

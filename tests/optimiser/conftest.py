@@ -93,6 +93,7 @@ def job_app(state: dict) -> Starlette:
                 "skills": [{"name": "Data", "keywords": ["Spark", "SQL"]}]}
     return Starlette(routes=[
         Route("/job", lambda _: HTMLResponse(JOB_PAGE)),
+        Route("/host", lambda r: PlainTextResponse(f"Host: {r.headers['host']}")),
         Route("/job.json", lambda _: Response(json.dumps(job_json), media_type="application/json")),
         Route("/scripts-only", lambda _: HTMLResponse("<html><script>only()</script><nav>menu</nav></html>")),
         Route("/job.pdf", lambda _: Response(b"%PDF-1.7", media_type="application/pdf")),

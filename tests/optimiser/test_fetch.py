@@ -40,6 +40,13 @@ def test_an_html_job_page_becomes_text_with_headings_and_bullets_and_no_script_o
     assert (job.title, job.company) == ("Senior Backend Engineer", "Acme & Co")
 
 
+def test_the_connection_goes_to_the_checked_address_under_the_url_s_host_name(job_site):
+    # `localhost` allow-listed by name: resolved once, checked, connected to by address, named in Host
+    port = job_site.rsplit(":", 1)[1]
+    settings = ALLOWED.model_copy(update={"fetch_allow": ["localhost"]})
+    assert fetch(f"http://localhost:{port}/host", settings) == f"Host: localhost:{port}"
+
+
 def test_a_json_job_takes_the_job_schema_path(job_site):
     job = parse_job(fetch(f"{job_site}/job.json"))
     assert (job.title, job.skills) == ("Data Engineer", ["Spark", "SQL"])
