@@ -21,9 +21,11 @@ class PlatformClient:
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
-    def optimise(self, resume: str, job: str, resume_format: str | None = None,
-                 progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-        body = {"resume": resume, "job": job, "resume_format": resume_format}
+    def optimise(self, resume: str, job: str | None, resume_format: str | None = None,
+                 progress: Callable[[dict], None] | None = None, job_url: str | None = None) -> dict[str, Any]:
+        """`job` as text, or `job=None` and `job_url` for the platform to fetch (its SSRF rules apply)."""
+        body = {"resume": resume, "resume_format": resume_format,
+                **({"job_url": job_url} if job_url is not None else {"job": job})}
         if progress is None:
             return self._json(self._http.post("/v1/optimise", json=body))
         with self._http.stream("POST", "/v1/optimise", json=body,

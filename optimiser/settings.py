@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class OptimiserSettings(BaseSettings):
@@ -16,3 +18,16 @@ class OptimiserSettings(BaseSettings):
     optimise_timeout_s: float = Field(300.0, gt=0, description="whole synchronous optimisation")
     max_resume_bytes: int = Field(2 * 1024 * 1024, description="413 past this")
     max_job_bytes: int = Field(256 * 1024, description="413 past this")
+    # A job given as a URL (optimiser/fetch.py). The bounds keep one request from holding a worker or
+    # memory: a job page is tens of KB; 2 MB and 10 s leave room for heavy HTML without inviting abuse.
+    fetch_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated host names, IPs or CIDRs a job URL may reach even "
+        "though they are loopback/private/link-local (e.g. an intranet job board); empty: public only")
+    fetch_timeout_s: float = Field(10.0, gt=0, description="whole job-URL fetch: DNS, redirects and body")
+    fetch_max_bytes: int = Field(2 * 1024 * 1024, gt=0, description="job page body; 413 past this")
+    fetch_max_redirects: int = Field(5, ge=0, description="redirects followed (each target re-checked)")
+
+    @field_validator("fetch_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value):
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value

@@ -22,6 +22,7 @@ from gateway.api.deps import read_body
 from gateway.auth.gate import PrincipalDep, allow
 from gateway.errors import GatewayError, json_object
 from gateway.tracing import Tracing, current_span
+from optimiser.api.job_url import with_fetched_job
 from optimiser.flow import OptimiseInput, run_optimisation
 from optimiser.parsing import ResumeParseError
 from optimiser.settings import OptimiserSettings
@@ -45,7 +46,7 @@ def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
     @router.post("/v1/optimise", **allow("admin", "engineer", "consumer"))
     async def optimise(request: Request, principal: PrincipalDep):
         limit = settings.max_resume_bytes + settings.max_job_bytes + 4096
-        payload = _parse(await read_body(request, limit))
+        payload = _parse(await with_fetched_job(await read_body(request, limit), settings))
         if hooks.tracing.enabled:
             current_span().set_attribute("resumeopt.request_id", payload.request_id)  # find the trace by id
         # The agents' model calls go out under the caller's own credential, so its budgets, limits

@@ -77,7 +77,7 @@ def test_model_down_still_ships_a_grounded_deterministic_result(platform_factory
 
 @pytest.mark.parametrize(("body", "status", "code"), [
     (b"{oops", 400, "invalid_json"),
-    (json.dumps({"resume": RESUME}).encode(), 422, "invalid_request"),
+    (json.dumps({"resume": RESUME}).encode(), 422, "missing_job"),
     (json.dumps({"resume": "", "job": JOB}).encode(), 422, "invalid_request"),
     (json.dumps({"resume": "   \n\n", "job": JOB, "resume_format": "text"}).encode(), 422, None),
     (json.dumps({"resume": "{not a resume", "job": JOB, "resume_format": "json"}).encode(), 422, None),
