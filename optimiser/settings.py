@@ -16,3 +16,6 @@ class OptimiserSettings(BaseSettings):
     optimise_timeout_s: float = Field(300.0, gt=0, description="whole synchronous optimisation")
     max_resume_bytes: int = Field(2 * 1024 * 1024, description="413 past this")
     max_job_bytes: int = Field(256 * 1024, description="413 past this")
+    max_upload_bytes: int = Field(5 * 1024 * 1024, gt=0, description="resume file upload (PDF, DOCX, text): 413 past this")
+    max_pdf_pages: int = Field(20, gt=0, description="a PDF with more pages is refused (422 too_many_pages)")
+    file_read_timeout_s: float = Field(15.0, gt=0, description="reading one PDF (a killed child process past it)")
