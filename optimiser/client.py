@@ -21,12 +21,18 @@ class PlatformClient:
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
-    def optimise(self, resume: str, job: str, resume_format: str | None = None,
-                 progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-        body = {"resume": resume, "job": job, "resume_format": resume_format}
+    def optimise(self, resume: str | bytes, job: str, resume_format: str | None = None,
+                 progress: Callable[[dict], None] | None = None, filename: str = "resume") -> dict[str, Any]:
+        """`resume` as text goes in a JSON body; as bytes (a PDF, DOCX or any file) it is uploaded
+        as multipart/form-data under `filename`, and the platform reads it."""
+        if isinstance(resume, bytes):
+            fields = {"job": job, **({"resume_format": resume_format} if resume_format else {})}
+            body: dict[str, Any] = {"files": {"resume": (filename, resume)}, "data": fields}
+        else:
+            body = {"json": {"resume": resume, "job": job, "resume_format": resume_format}}
         if progress is None:
-            return self._json(self._http.post("/v1/optimise", json=body))
-        with self._http.stream("POST", "/v1/optimise", json=body,
+            return self._json(self._http.post("/v1/optimise", **body))
+        with self._http.stream("POST", "/v1/optimise", **body,
                                headers={"accept": "text/event-stream"}) as resp:
             if resp.status_code >= 400:
                 resp.read()

@@ -4,7 +4,7 @@
     resumeopt up                         run platform + dashboard until interrupted
     resumeopt gateway --config F ...     run the gateway alone
     resumeopt store-writer               read the replicas' telemetry stream into the store (scaled shape)
-    resumeopt optimise --resume F --job F [--json]
+    resumeopt optimise --resume F --job F [--json]   (F: .pdf, .docx, .md, .txt or .json)
     resumeopt eval run --dataset NAME
     resumeopt keys create|list|revoke|rotate ...
     resumeopt budgets list|limits|set|delete ...
@@ -106,7 +106,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _optimise_with_progress(client, resume: str, job: str, resume_format: str | None = None) -> dict:
+def _optimise_with_progress(client, resume: str | bytes, job: str, resume_format: str | None = None,
+                            filename: str = "resume") -> dict:
     from resumeopt.console import console
 
     with console.status("working ...") as status:
@@ -119,19 +120,22 @@ def _optimise_with_progress(client, resume: str, job: str, resume_format: str | 
             detail = ", ".join(f"{k}={v}" for k, v in event.items() if k != "stage")
             console.print(f"[dim]{time.perf_counter() - t0:6.1f}s[/] {event.get('stage')}: {detail}")
 
-        return client.optimise(resume, job, resume_format, progress=progress)
+        return client.optimise(resume, job, resume_format, progress=progress, filename=filename)
 
 
 def cmd_optimise(args: argparse.Namespace) -> int:
-
-    resume, job = Path(args.resume).read_text(), Path(args.job).read_text()
-    fmt = "json" if args.resume.endswith(".json") else None
+    path, job = Path(args.resume), Path(args.job).read_text()
+    # A PDF or DOCX is uploaded as it is: the platform reads it under its own bounds (size, pages,
+    # time, zip checks), the same for every client, and the CLI needs no PDF library.
+    binary = path.suffix.lower() in (".pdf", ".docx")
+    resume = path.read_bytes() if binary else path.read_text()
+    fmt = "json" if path.suffix.lower() == ".json" else None
     with platform_client(quiet=args.json) as client:
         try:
             if args.json:
-                result = client.optimise(resume, job, fmt)
+                result = client.optimise(resume, job, fmt, filename=path.name)
             else:
-                result = _optimise_with_progress(client, resume, job, fmt)
+                result = _optimise_with_progress(client, resume, job, fmt, path.name)
         except PlatformError as exc:
             print(json.dumps({"error": {"status": exc.status, "code": exc.code, "message": exc.message}}))
             return 1
@@ -279,7 +283,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("store-writer", help="read the replicas' telemetry stream into the store (scaled shape)"
                    ).set_defaults(func=cmd_store_writer)
     op = sub.add_parser("optimise", help="tailor a resume to a job")
-    op.add_argument("--resume", required=True)
+    op.add_argument("--resume", required=True, help="PDF, DOCX, Markdown, text or JSON Resume file")
     op.add_argument("--job", required=True)
     op.add_argument("--json", action="store_true", help="print one JSON object")
     op.set_defaults(func=cmd_optimise)
