@@ -1,7 +1,8 @@
 """Text of a DOCX (Office Open XML, ECMA-376) with the standard library only: `zipfile` + ElementTree.
 
 Paragraphs come out in document order, one per line: heading styles become Markdown headings (Title
-`#`, Heading N `#`*(N+1)) so `parse_cv` sees the name and the sections, list paragraphs become `- `
+`#`, Heading N `#`*(N+1)) so `parse_cv` sees the name and the sections (without any Heading style the
+text goes to the plain-text parser, which finds ALL-CAPS or known section names itself), list paragraphs become `- `
 bullets, table cells and text boxes are read in place, header text goes first (contact details
 often live there). Footers are only reported in `layout`: they hold page numbers, not resume text.
 `layout` records what an ATS may not read (tables, text boxes, images, header/footer text).
@@ -46,8 +47,16 @@ def docx_text(data: bytes) -> tuple[str, bool, dict]:
     archive = _open(data)
     styles = _style_names(archive)
     reader = _Reader(styles)
+    try:
+        _read_parts(archive, reader)
+    except RecursionError:  # nesting (tables in text boxes in tables ...) past Python's stack
+        raise ResumeParseError("unreadable_file", "The DOCX nests its content too deeply.") from None
+    return reader.text(), reader.headings > 0, reader.layout
+
+
+def _read_parts(archive: zipfile.ZipFile, reader: _Reader) -> None:
     for name in sorted(n for n in archive.namelist() if re.fullmatch(r"word/(header|footer)\d*\.xml", n)):
-        part = _Reader(styles)
+        part = _Reader(reader.styles)
         part.blocks(_xml(archive, name))
         reader.layout["header_footer_text"] |= any(text for _, text in part.lines)
         if "header" in name:
@@ -56,7 +65,6 @@ def docx_text(data: bytes) -> tuple[str, bool, dict]:
     if body is None:
         raise ResumeParseError("unreadable_file", "The DOCX has no document body.")
     reader.blocks(body)
-    return reader.text(), reader.headings > 0, reader.layout
 
 
 def _open(data: bytes) -> zipfile.ZipFile:
@@ -133,10 +141,7 @@ class _Reader:
     def paragraph(self, p: ET.Element) -> None:
         parts: list[str] = []
         boxes: list[ET.Element] = []
-        try:
-            self.layout["images"] += _scan(p, parts, boxes)
-        except RecursionError:
-            raise ResumeParseError("unreadable_file", "The DOCX nests its content too deeply.") from None
+        self.layout["images"] += _scan(p, parts, boxes)
         text = re.sub(r"\s+", " ", "".join(parts)).strip()
         self.lines.append((self._prefix(p) if text else "", text))
         for box in boxes:
@@ -150,7 +155,7 @@ class _Reader:
         style = self.styles.get(style_id, style_id.lower())
         heading = re.fullmatch(r"heading\s*(\d)", style)
         if style == "title" or heading:
-            self.headings += 1
+            self.headings += bool(heading)  # a Title alone (the name) is no reason to skip text promotion
             return "#" * (min(int(heading.group(1)) + 1, 6) if heading else 1) + " "
         is_list = props is not None and props.find(_W + "numPr") is not None
         return "- " if is_list or style.startswith("list") else ""

@@ -3,7 +3,7 @@
 pdfminer parses hostile input in pure Python and cannot be interrupted: a crafted page (a deep
 object graph, a Flate stream that inflates to gigabytes) can hold a thread for minutes or exhaust
 memory. So the parent hands the bytes to a short-lived `python -I` child with an address-space and
-CPU limit, and kills it at a wall-clock deadline. The cost is a process start (~0.2 s), small next
+CPU limit, and kills it at a wall-clock deadline. The cost is a process start (~0.1 s here), small next
 to an optimisation. This file is also the child's script: it imports nothing of ours at the top,
 because the child runs it by path in isolated mode.
 """
@@ -14,9 +14,13 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 CHILD_MEMORY_BYTES = 1024 * 1024 * 1024  # address space: pdfminer needs ~100 MB for a 20-page resume
+# At most this many children at once (each may use CHILD_MEMORY_BYTES): more uploads wait for a slot,
+# no longer than the read timeout, then get 503 `overloaded`.
+_CHILDREN = threading.BoundedSemaphore(4)
 
 
 def pdf_text(data: bytes, max_pages: int, timeout_s: float) -> str:
@@ -24,11 +28,15 @@ def pdf_text(data: bytes, max_pages: int, timeout_s: float) -> str:
     `unreadable_file` (corrupt, encrypted, too slow), `too_many_pages`, `no_text_layer`."""
     from optimiser.parsing import ResumeParseError
 
+    if not _CHILDREN.acquire(timeout=timeout_s):
+        raise ResumeParseError("overloaded", "Too many PDFs are being read; retry shortly.", 503)
     try:
         done = subprocess.run([sys.executable, "-I", str(Path(__file__)), str(max_pages), str(timeout_s)],
                               input=data, capture_output=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise ResumeParseError("unreadable_file", f"The PDF could not be read within {timeout_s:.0f}s.") from None
+    finally:
+        _CHILDREN.release()
     try:
         answer = json.loads(done.stdout)
     except ValueError:  # killed by its limits, or crashed before answering

@@ -129,3 +129,15 @@ def test_bounds_on_size_and_pages():
     assert (err.status, err.code) == (413, "file_too_large")
     err = _refused(pdf(["a"], ["b"], ["c"]), OptimiserSettings(max_pdf_pages=2))
     assert (err.status, err.code) == (422, "too_many_pages")
+
+
+def test_docx_without_heading_styles_goes_to_the_plain_text_parser():
+    body = "".join(para(line, "Title" if i == 0 else "") for i, line in enumerate(CV_LINES))
+    text, resume = _resume(docx(body))
+    assert text.fmt == "text" and not text.text.startswith("#")
+    _assert_jane(resume)
+
+
+def test_a_pdf_that_takes_too_long_is_given_up_on():
+    err = _refused(pdf(CV_LINES), OptimiserSettings(file_read_timeout_s=0.01))
+    assert (err.status, err.code) == (422, "unreadable_file") and "within" in err.message
