@@ -88,7 +88,6 @@ def _raw(url: str, head: str, body_parts: list[bytes]) -> bytes:
         sock.sendall(head.encode())
         for part in body_parts:
             sock.sendall(part)
-        sock.shutdown(socket.SHUT_WR) if not body_parts else None
         return sock.recv(65536)
 
 
