@@ -21,14 +21,21 @@ class PlatformClient:
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
-    def optimise(self, resume: str, job: str | None, resume_format: str | None = None,
-                 progress: Callable[[dict], None] | None = None, job_url: str | None = None) -> dict[str, Any]:
-        """`job` as text, or `job=None` and `job_url` for the platform to fetch (its SSRF rules apply)."""
-        body = {"resume": resume, "resume_format": resume_format,
-                **({"job_url": job_url} if job_url is not None else {"job": job})}
+    def optimise(self, resume: str | bytes, job: str | None, resume_format: str | None = None,
+                 progress: Callable[[dict], None] | None = None, filename: str = "resume",
+                 job_url: str | None = None) -> dict[str, Any]:
+        """`resume` as text goes in a JSON body; as bytes (a PDF, DOCX or any file) it is uploaded as
+        multipart/form-data under `filename`, and the platform reads it. `job` as text, or `job=None` and
+        `job_url` for the platform to fetch (its SSRF rules apply)."""
+        job_field = {"job_url": job_url} if job_url is not None else {"job": job}
+        if isinstance(resume, bytes):
+            fields = {**job_field, **({"resume_format": resume_format} if resume_format else {})}
+            body: dict[str, Any] = {"files": {"resume": (filename, resume)}, "data": fields}
+        else:
+            body = {"json": {"resume": resume, "resume_format": resume_format, **job_field}}
         if progress is None:
-            return self._json(self._http.post("/v1/optimise", json=body))
-        with self._http.stream("POST", "/v1/optimise", json=body,
+            return self._json(self._http.post("/v1/optimise", **body))
+        with self._http.stream("POST", "/v1/optimise", **body,
                                headers={"accept": "text/event-stream"}) as resp:
             if resp.status_code >= 400:
                 resp.read()

@@ -1,7 +1,9 @@
 """Parse resumes (JSON Resume, Markdown, plain text) and job descriptions (text or JSON job schema).
 
-Errors are `ParseError`s with a stable `code` the API returns to clients: "invalid_json",
-"invalid_resume", "empty_resume", "invalid_job", "empty_job", "unsupported_format".
+Errors are `ParseError`s with a stable `code` and the HTTP `status` the API returns to clients:
+"invalid_json", "invalid_resume", "empty_resume", "invalid_job", "empty_job", "unsupported_format"
+(422); resume files (optimiser/uploads.py) add "unreadable_file", "no_text_layer", "too_many_pages"
+(422), "file_too_large" (413) and "unsupported_media_type" (415).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ FORMATS = ("json", "markdown", "text")
 
 
 class ParseError(ValueError):
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, status: int = 422):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.status = code, message, status
 
 
 class ResumeParseError(ParseError):

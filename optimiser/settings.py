@@ -31,3 +31,6 @@ class OptimiserSettings(BaseSettings):
     @classmethod
     def _split_allow(cls, value):
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    max_upload_bytes: int = Field(5 * 1024 * 1024, gt=0, description="resume file upload (PDF, DOCX, text): 413 past this")
+    max_pdf_pages: int = Field(20, gt=0, description="a PDF with more pages is refused (422 too_many_pages)")
+    file_read_timeout_s: float = Field(15.0, gt=0, description="reading one PDF (a killed child process past it)")

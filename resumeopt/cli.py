@@ -4,7 +4,7 @@
     resumeopt up                         run platform + dashboard until interrupted
     resumeopt gateway --config F ...     run the gateway alone
     resumeopt store-writer               read the replicas' telemetry stream into the store (scaled shape)
-    resumeopt optimise --resume F --job F|URL [--json]
+    resumeopt optimise --resume F --job F|URL [--json]   (F: .pdf, .docx, .md, .txt or .json)
     resumeopt eval run --dataset NAME
     resumeopt check-grounding --original F --tailored F [--approved-skills a,b] [--json]
     resumeopt skills extract --text-file F [--json] | skills eval [--data F]
@@ -109,8 +109,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _optimise_with_progress(client, resume: str, job: str | None, resume_format: str | None = None,
-                            job_url: str | None = None) -> dict:
+def _optimise_with_progress(client, resume: str | bytes, job: str | None, resume_format: str | None = None,
+                            filename: str = "resume", job_url: str | None = None) -> dict:
     from resumeopt.console import console
 
     with console.status("working ...") as status:
@@ -123,22 +123,26 @@ def _optimise_with_progress(client, resume: str, job: str | None, resume_format:
             detail = ", ".join(f"{k}={v}" for k, v in event.items() if k != "stage")
             console.print(f"[dim]{time.perf_counter() - t0:6.1f}s[/] {event.get('stage')}: {detail}")
 
-        return client.optimise(resume, job, resume_format, progress=progress, job_url=job_url)
+        return client.optimise(resume, job, resume_format, progress=progress, filename=filename, job_url=job_url)
 
 
 def cmd_optimise(args: argparse.Namespace) -> int:
-    resume = Path(args.resume).read_text()
+    path = Path(args.resume)
     # A URL (any scheme: the platform refuses what it will not fetch) goes to the platform as `job_url`:
     # the server fetches it, so its SSRF rules apply, not this machine's network view.
     job_url = args.job if re.match(r"^[a-z][a-z0-9+.-]*://", args.job, re.I) else None
     job = None if job_url else Path(args.job).read_text()
-    fmt = "json" if args.resume.endswith(".json") else None
+    # A PDF or DOCX is uploaded as it is: the platform reads it under its own bounds (size, pages,
+    # time, zip checks), the same for every client, and the CLI needs no PDF library.
+    binary = path.suffix.lower() in (".pdf", ".docx")
+    resume = path.read_bytes() if binary else path.read_text()
+    fmt = "json" if path.suffix.lower() == ".json" else None
     with platform_client(quiet=args.json) as client:
         try:
             if args.json:
-                result = client.optimise(resume, job, fmt, job_url=job_url)
+                result = client.optimise(resume, job, fmt, filename=path.name, job_url=job_url)
             else:
-                result = _optimise_with_progress(client, resume, job, fmt, job_url)
+                result = _optimise_with_progress(client, resume, job, fmt, path.name, job_url)
         except PlatformError as exc:
             print(json.dumps({"error": {"status": exc.status, "code": exc.code, "message": exc.message}}))
             return 1
@@ -286,7 +290,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("store-writer", help="read the replicas' telemetry stream into the store (scaled shape)"
                    ).set_defaults(func=cmd_store_writer)
     op = sub.add_parser("optimise", help="tailor a resume to a job")
-    op.add_argument("--resume", required=True)
+    op.add_argument("--resume", required=True, help="PDF, DOCX, Markdown, text or JSON Resume file")
     op.add_argument("--job", required=True, help="a job file, or an http(s) URL the platform fetches")
     op.add_argument("--json", action="store_true", help="print one JSON object")
     op.set_defaults(func=cmd_optimise)

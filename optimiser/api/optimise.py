@@ -1,5 +1,8 @@
 """`POST /v1/optimise`: synchronous JSON, or progress events then the result over SSE.
 
+The body is JSON (resume and job as text or objects) or multipart/form-data with a resume file
+(api/form.py); both give the same `OptimiseInput` and the same response.
+
 The flow is synchronous (CrewAI), so it runs in a worker thread; the request waits at most
 `optimise_timeout_s` and then answers 504 (the thread finishes in the background, bounded by the
 per-call LLM timeout).
@@ -23,6 +26,7 @@ from gateway.auth.gate import PrincipalDep, allow
 from gateway.errors import GatewayError, json_object
 from gateway.tracing import Tracing, current_span
 from optimiser.api.job_url import with_fetched_job
+from optimiser.api.form import REQUEST_BODY, is_form, read_form
 from optimiser.flow import OptimiseInput, run_optimisation
 from optimiser.parsing import ResumeParseError
 from optimiser.settings import OptimiserSettings
@@ -42,11 +46,16 @@ class Hooks:
 
 def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
     router = APIRouter()
+    route = allow("admin", "engineer", "consumer")
+    route["openapi_extra"] = {**route["openapi_extra"], "requestBody": REQUEST_BODY}
 
-    @router.post("/v1/optimise", **allow("admin", "engineer", "consumer"))
+    @router.post("/v1/optimise", **route)
     async def optimise(request: Request, principal: PrincipalDep):
-        limit = settings.max_resume_bytes + settings.max_job_bytes + 4096
-        payload = _parse(await with_fetched_job(await read_body(request, limit), settings))
+        if is_form(request):
+            payload = await read_form(request, settings)
+        else:
+            limit = settings.max_resume_bytes + settings.max_job_bytes + 4096
+            payload = _parse(await with_fetched_job(await read_body(request, limit), settings))
         if hooks.tracing.enabled:
             current_span().set_attribute("resumeopt.request_id", payload.request_id)  # find the trace by id
         # The agents' model calls go out under the caller's own credential, so its budgets, limits
@@ -84,7 +93,7 @@ async def _run(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput
             asyncio.to_thread(run_optimisation, settings, payload, progress, hooks.tracing),
             settings.optimise_timeout_s)
     except ResumeParseError as exc:
-        raise GatewayError(422, exc.code, exc.message) from None
+        raise GatewayError(exc.status, exc.code, exc.message) from None
     except TimeoutError:
         raise GatewayError(504, "optimise_timeout",
                            f"optimisation did not finish within {settings.optimise_timeout_s:.0f}s",

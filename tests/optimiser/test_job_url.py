@@ -88,3 +88,19 @@ def test_without_an_allow_list_internal_urls_are_refused(gw_settings, job_site):
         for body, expected in REFUSED:
             body = {"resume": RESUME, **{k: v.format(port=port) for k, v in body.items()}}
             assert error_of(url, body) == expected, body
+
+
+def test_an_uploaded_resume_with_a_job_url(gw_settings, job_site):
+    """The multipart body takes `job_url` too, under the same rules: one of `job` and `job_url`."""
+    from optimiser.parsing import parse_resume
+    from optimiser.render_docx import to_docx
+
+    cv = to_docx(parse_resume(RESUME))  # our own DOCX rendering, read back by the upload path
+    with platform(gw_settings, fetch_allow=["127.0.0.1"]) as url:
+        result = PlatformClient(url).optimise(cv, None, filename="cv.docx", job_url=f"{job_site}/job")
+        assert "Python" in result["match"]["matched"]
+        for fields, expected in [({"job_url": f"{job_site}/job", "job": "Engineer"}, (422, "conflicting_job")),
+                                 ({}, (422, "missing_job")),
+                                 ({"job_url": "http://169.254.169.254/"}, (400, "url_not_allowed"))]:
+            resp = httpx.post(f"{url}/v1/optimise", files={"resume": ("cv.docx", cv)}, data=fields, timeout=30)
+            assert (resp.status_code, resp.json()["error"]["code"]) == expected, fields
