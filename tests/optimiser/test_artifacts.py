@@ -1,30 +1,60 @@
-"""Artifact storage against real parts: the local backend on the real file system. What is at rest is
-read and altered behind the store's back, with plain file I/O."""
+"""Artifact storage against real parts: the local backend on the real file system, the S3 backend against
+moto's S3 server over loopback HTTP (one process for the module). What is at rest is read and altered
+behind the store's back, with plain file I/O or a boto3 client of the test's own."""
 
 from __future__ import annotations
 
 import base64
 import os
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from functools import cache
 
+import boto3
 import pytest
 from pydantic import SecretStr
 
-from optimiser.artifacts import (ArtifactCorrupt, ArtifactNotFound, ArtifactSettings, open_artifacts,
-                                 sweep_expired)
+from optimiser.artifacts import (ArtifactCorrupt, ArtifactNotFound, ArtifactSettings, S3ArtifactStore,
+                                 open_artifacts, sweep_expired)
 from optimiser.artifacts.encrypted import sealed_key_id
 from optimiser.artifacts.keys import ensure_local_keys, new_key_entry, parse_keys
+from tests.support import s3_server
 
 OLD, NEW = new_key_entry("old"), new_key_entry("new")
 RESUME = b"Jane Q. Candidate\njane.candidate@example.com\nStaff engineer at Initech, 2019-2024\n" * 50
 KEY = "jobs/j-1/input.json"
 
 
-@pytest.fixture
-def settings(tmp_path) -> ArtifactSettings:
-    return ArtifactSettings(data_dir=tmp_path / "data", artifact_keys=SecretStr(OLD))
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory):
+    """moto's S3 server for the module, with dummy credentials in boto3's default chain."""
+    with s3_server(tmp_path_factory.mktemp("moto") / "moto.log") as url, pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        yield url
+
+
+@cache
+def raw_s3(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(params=["local", "s3"])
+def settings(request, tmp_path) -> ArtifactSettings:
+    common = {"data_dir": tmp_path / "data", "artifact_keys": SecretStr(OLD)}
+    if request.param == "local":
+        return ArtifactSettings(**common)
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"artifacts-{uuid.uuid4().hex[:12]}"
+    raw_s3(endpoint).create_bucket(Bucket=bucket)
+    return ArtifactSettings(artifacts="s3", s3_bucket=bucket, s3_prefix="ro/", s3_endpoint_url=endpoint,
+                            s3_region="us-east-1", **common)
 
 
 @pytest.fixture
@@ -37,13 +67,20 @@ def with_keys(settings: ArtifactSettings, spec: str) -> ArtifactSettings:
 
 
 def at_rest(settings: ArtifactSettings, key: str) -> bytes:
-    return (settings.resolved_artifact_dir() / key).read_bytes()
+    if settings.artifacts == "local":
+        return (settings.resolved_artifact_dir() / key).read_bytes()
+    s3 = raw_s3(settings.s3_endpoint_url)
+    return s3.get_object(Bucket=settings.s3_bucket, Key=settings.s3_prefix + key)["Body"].read()
 
 
 def write_at_rest(settings: ArtifactSettings, key: str, blob: bytes) -> None:
-    path = settings.resolved_artifact_dir() / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(blob)
+    if settings.artifacts == "local":
+        path = settings.resolved_artifact_dir() / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blob)
+    else:
+        raw_s3(settings.s3_endpoint_url).put_object(Bucket=settings.s3_bucket, Key=settings.s3_prefix + key,
+                                                    Body=blob)
 
 
 # --- round trip and atomicity --------------------------------------------------------------------------
@@ -213,7 +250,7 @@ def test_keys_with_every_allowed_character(store):
 
 
 def test_list_and_delete_prefix_past_one_page(store):
-    """1,010 objects, prefixes as plain string prefixes."""
+    """1,010 objects: more than one page of S3's 1,000 for listing and for DeleteObjects."""
     many = [f"jobs/big/{i:05d}.json" for i in range(1010)]
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda k: store.put(k, b"{}"), many + ["jobs/bigger/x.json", "jobs/small/x.json"]))
@@ -224,6 +261,16 @@ def test_list_and_delete_prefix_past_one_page(store):
     assert store.delete_prefix("jobs/big/") == 1010
     assert store.list("jobs/big/") == [] and not store.exists(many[0])
     assert [i.key for i in store.list("")] == ["jobs/bigger/x.json", "jobs/small/x.json"]
+
+
+def test_s3_pages_of_any_size(s3_endpoint):
+    bucket = f"artifacts-{uuid.uuid4().hex[:12]}"
+    raw_s3(s3_endpoint).create_bucket(Bucket=bucket)
+    backend = S3ArtifactStore(bucket, "ro", raw_s3(s3_endpoint), page_size=3)
+    for i in range(10):
+        backend.put(f"jobs/p/{i}", b"x")
+    assert [i.key for i in backend.list("jobs/p/")] == [f"jobs/p/{i}" for i in range(10)]
+    assert backend.delete_prefix("jobs/") == 10 and backend.list("") == []
 
 
 def test_listing_reports_utc_times_and_plaintext_sizes(store):
@@ -244,6 +291,7 @@ def test_sweep_keeps_what_is_newer_and_deletes_what_is_older(store):
     now = datetime.now(timezone.utc)
     assert store.sweep(now - timedelta(days=1)) == 0
     assert len(store.list("")) == 3
+    # S3's LastModified cannot be set: a cut-off in the future makes every object "older".
     assert store.sweep(now + timedelta(minutes=1)) == 3
     assert store.list("") == []
 
@@ -314,6 +362,14 @@ def test_processes_starting_at_once_share_one_generated_key(tmp_path):
         specs = set(pool.map(start, range(8)))
     assert len(specs) == 1 and parse_keys(specs.pop()).primary.startswith("local-")
     assert [p.name for p in tmp_path.iterdir()] == ["artifacts.key"]
+
+
+def test_s3_needs_explicit_keys_and_a_bucket(tmp_path):
+    with pytest.raises(ValueError, match="RESUMEOPT_ARTIFACT_KEYS"):
+        open_artifacts(ArtifactSettings(data_dir=tmp_path, artifacts="s3", s3_bucket="b"))
+    with pytest.raises(ValueError, match="RESUMEOPT_S3_BUCKET"):
+        open_artifacts(ArtifactSettings(data_dir=tmp_path, artifacts="s3", artifact_keys=SecretStr(OLD)))
+    assert not (tmp_path / "artifacts.key").exists()
 
 
 def test_settings_from_the_environment(monkeypatch, tmp_path):
