@@ -101,6 +101,30 @@ def _env(data_dir: Path, prefix: str, extra: dict | None) -> dict:
             "RESUMEOPT_DATA_DIR": str(data_dir), "RESUMEOPT_AUTH": "off", **(extra or {})}
 
 
+@contextlib.contextmanager
+def s3_server(log_path: Path) -> Iterator[str]:
+    """moto's S3 server (tests/moto_s3.py) as a process on a free loopback port; yields its endpoint URL.
+    Any credentials are accepted: callers put dummy ones in boto3's chain."""
+    port = free_port()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.moto_s3", "--port", str(port)],
+                                cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: proc.poll() is not None or _answers(url), timeout=30, what="moto server")
+            assert proc.poll() is None, f"moto server exited; see {log_path}"
+            yield url
+        finally:
+            stop_process(proc)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code < 500
+    except httpx.TransportError:
+        return False
+
+
 def healthy(url: str) -> bool:
     return _healthy(url)
 
