@@ -42,6 +42,33 @@ class PlatformClient:
                 self._json(resp)
             return _read_events(resp, progress)
 
+    def submit_job(self, resume: str, job: str, idempotency_key: str | None = None,
+                   **fields: Any) -> dict[str, Any]:
+        """`POST /v1/jobs` with a JSON body (`fields`: webhook_url, webhook_secret, notify_email, ...)."""
+        headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
+        return self._json(self._http.post("/v1/jobs", json={"resume": resume, "job": job, **fields},
+                                          headers=headers))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._json(self._http.get(f"/v1/jobs/{job_id}"))
+
+    def wait_job(self, job_id: str, timeout: float = 600.0, statuses=("succeeded", "failed", "dead",
+                                                                        "cancelled", "deleted")) -> dict[str, Any]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["status"] in statuses or time.monotonic() > deadline:
+                return job
+            time.sleep(0.2)
+
+    def job_result(self, job_id: str, format: str = "json") -> Any:
+        resp = self._http.get(f"/v1/jobs/{job_id}/result", params={"format": format})
+        if resp.status_code >= 400 or format == "json":
+            return self._json(resp)
+        return resp.content if format == "docx" else resp.text
+
     def usage(self, request_id: str) -> dict[str, Any]:
         return self._json(self._http.get(f"/api/v1/requests/{request_id}/usage"))
 

@@ -126,7 +126,58 @@ def _rows_table(rows: list[dict], columns: list[str]) -> None:
     console.print(t)
 
 
+def jobs(client: PlatformClient, args: argparse.Namespace) -> int:
+    """`resumeopt jobs dlq list|requeue|purge`: the dead-letter queue of optimisation jobs."""
+    if args.action == "list":
+        data = client.call("GET", "/admin/v1/jobs/dlq")
+        _print(data, args.json, _dlq_table)
+    elif args.action == "requeue":
+        body = {"job_ids": args.job_ids} if args.job_ids else {}
+        _print(client.call("POST", "/admin/v1/jobs/dlq/requeue", json=body), True)
+    else:
+        _print(client.call("DELETE", "/admin/v1/jobs/dlq"), True)
+    return 0
+
+
+def _dlq_table(data) -> None:
+    from rich.table import Table
+
+    from resumeopt.console import console
+
+    t = Table("job id", "request id", "team", "attempts", "error", "dead since")
+    for j in data["jobs"]:
+        t.add_row(j["id"], j["request_id"], j["team"], str(j["attempts"]), (j["error"] or {}).get("message", ""),
+                  j["finished_at"] or "")
+    console.print(t)
+    console.print(f"queue: {data['queue']}")
+
+
+def gdpr(client: PlatformClient, args: argparse.Namespace) -> int:
+    """`resumeopt gdpr export|erase --user ID`: a data-subject request (see resumeopt/gdpr.py)."""
+    data = client.call("POST", f"/admin/v1/gdpr/{args.action}", json={"user_id": args.user})
+    text = json.dumps(data, indent=2, default=str)
+    if args.action == "export" and args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        print(f"exported {len(data['jobs'])} jobs and {len(data['model_calls'])} model calls to {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def add_parsers(sub, run: Callable) -> None:
+    g = sub.add_parser("gdpr", help="data-subject requests: export or erase a user's data")
+    g.add_argument("action", choices=["export", "erase"])
+    g.add_argument("--user", required=True, help="the user id (as on API keys and JWT `sub`)")
+    g.add_argument("--out", help="export: write the JSON here instead of stdout")
+    g.set_defaults(func=lambda a: run(gdpr, a))
+    j = sub.add_parser("jobs", help="async optimisation jobs").add_subparsers(required=True, metavar="SUBCOMMAND")
+    dlq = j.add_parser("dlq", help="the dead-letter queue")
+    dlq.add_argument("action", choices=["list", "requeue", "purge"])
+    dlq.add_argument("job_ids", nargs="*", help="requeue: these jobs only (default: every dead job)")
+    dlq.add_argument("--json", action="store_true")
+    dlq.set_defaults(func=lambda a: run(jobs, a))
+
     r = sub.add_parser("report", help="cost, health and budget reports")
     r.add_argument("what", choices=list(REPORTS))
     r.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (health: a time, YYYY-MM-DDTHH:MM, UTC)")

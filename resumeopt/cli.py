@@ -221,6 +221,12 @@ def cmd_store_writer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from optimiser.jobs.worker import run_worker
+
+    return run_worker(args.threads)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from resumeopt.platform import EmbeddedPlatform
 
@@ -289,6 +295,9 @@ def _parser() -> argparse.ArgumentParser:
     gw.set_defaults(func=cmd_gateway)
     sub.add_parser("store-writer", help="read the replicas' telemetry stream into the store (scaled shape)"
                    ).set_defaults(func=cmd_store_writer)
+    wk = sub.add_parser("worker", help="work optimisation jobs from the Redis queue (scaled shape)")
+    wk.add_argument("--threads", type=int, help="jobs at once (default RESUMEOPT_WORKER_THREADS)")
+    wk.set_defaults(func=cmd_worker)
     op = sub.add_parser("optimise", help="tailor a resume to a job")
     op.add_argument("--resume", required=True, help="PDF, DOCX, Markdown, text or JSON Resume file")
     op.add_argument("--job", required=True, help="a job file, or an http(s) URL the platform fetches")

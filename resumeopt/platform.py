@@ -5,8 +5,10 @@ as separate deployments; only this wiring differs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from contextlib import asynccontextmanager
 import time
 import uvicorn
 from fastapi import FastAPI
@@ -19,6 +21,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import queries
 from gateway.tracing import Tracing
 from optimiser.api.optimise import Hooks, create_router
+from optimiser.jobs.settings import JobSettings
 from optimiser.settings import OptimiserSettings
 from resumeopt.credentials import ensure_admin_key
 
@@ -26,7 +29,7 @@ log = logging.getLogger("resumeopt.platform")
 
 
 def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: OptimiserSettings,
-                        tracing: Tracing | None = None) -> FastAPI:
+                        tracing: Tracing | None = None, jobs: JobSettings | None = None) -> FastAPI:
     app = create_app(gw, config, tracing)
     store, writer = app.state.store, app.state.writer
 
@@ -34,8 +37,57 @@ def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: Optimis
         writer.flush(timeout=10)  # the flow's calls may still sit in the writer's batch
         return queries.usage_for_request(store, request_id, team)
 
-    app.include_router(create_router(opt, Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing)))
+    hooks = Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing)
+    app.include_router(create_router(opt, hooks))
+    service = _add_jobs(app, opt, hooks, jobs or JobSettings())
+    from resumeopt.gdpr import create_gdpr_router
+
+    app.include_router(create_gdpr_router(service, store, writer))
     return app
+
+
+def _add_jobs(app: FastAPI, opt: OptimiserSettings, hooks: Hooks, settings: JobSettings):
+    """The jobs API, and the in-process worker (started after the gateway it calls, stopped before it)."""
+    from optimiser.api.jobs import create_jobs_router
+    from optimiser.jobs.service import JobService
+    from optimiser.jobs.wiring import runner_for
+
+    service = JobService(settings, runner_for(opt, hooks))
+    app.state.jobs = service
+    app.include_router(create_jobs_router(opt, service, service.runner.check_webhook_url))
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI):
+        async with inner(a) as state:
+            if settings.run_worker:
+                service.start_worker()
+            sweeper = asyncio.create_task(_sweep_artifacts(service.runner.artifacts))
+            try:
+                yield state
+            finally:
+                sweeper.cancel()
+                await asyncio.to_thread(service.close)
+
+    app.router.lifespan_context = lifespan
+    return service
+
+
+async def _sweep_artifacts(artifacts, every_s: float = 3600.0) -> None:
+    """Inputs and results past RESUMEOPT_ARTIFACT_RETENTION_DAYS are deleted: at start-up, then hourly.
+    Every replica may sweep; deleting what is already deleted is harmless."""
+    from optimiser.artifacts import ArtifactSettings, sweep_expired
+
+    settings = ArtifactSettings()
+    while True:
+        try:
+            removed = await asyncio.to_thread(sweep_expired, artifacts, settings)
+            if removed:
+                log.info("retention: deleted %d artifacts older than %d days", removed,
+                         settings.artifact_retention_days)
+        except Exception as exc:
+            log.warning("artifact retention sweep failed: %s", type(exc).__name__)
+        await asyncio.sleep(every_s)
 
 
 class EmbeddedPlatform:

@@ -30,19 +30,21 @@ def is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
 
 
-async def read_form(request: Request, settings: OptimiserSettings) -> OptimiseInput:
+async def read_form(request: Request, settings: OptimiserSettings,
+                    extra: tuple[str, ...] = ()) -> tuple[OptimiseInput, dict[str, str | None]]:
+    """The input, and the text fields named in `extra` (a job's webhook and e-mail fields)."""
     limit = settings.max_upload_bytes + settings.max_job_bytes + FORM_OVERHEAD
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     parser = MultiPartParser(request.headers, _bounded(request.stream(), limit), max_files=2,
-                             max_fields=len(FIELDS), max_part_size=limit)
+                             max_fields=len(FIELDS) + len(extra), max_part_size=limit)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
         raise GatewayError(400, "invalid_request", f"Invalid multipart body: {exc.message}") from None
     try:
-        return await _input(form, settings)
+        return await _input(form, settings), {name: _text_field(form, name) for name in extra}
     finally:
         await form.close()
 

@@ -52,7 +52,7 @@ def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
     @router.post("/v1/optimise", **route)
     async def optimise(request: Request, principal: PrincipalDep):
         if is_form(request):
-            payload = await read_form(request, settings)
+            payload, _ = await read_form(request, settings)
         else:
             limit = settings.max_resume_bytes + settings.max_job_bytes + 4096
             payload = _parse(await with_fetched_job(await read_body(request, limit), settings))
