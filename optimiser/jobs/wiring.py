@@ -28,7 +28,7 @@ def runner_for(opt: OptimiserSettings, hooks, artifacts=None) -> Runner:
 
     def mail(job: dict, event_type: str) -> None:
         if email.email_enabled(notify):
-            email.send_completion_email(job["notify_email"], job, notify)
+            email.send_completion_email(job["notify_email"], {**job, **(job.get("result") or {})}, notify)
 
     return Runner(run=optimisation_runner(opt, hooks), artifacts=artifacts or open_artifacts(),
                   notify=mail, deliver_webhook=deliver,

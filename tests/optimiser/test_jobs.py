@@ -6,7 +6,11 @@ once it is repaired), a webhook receiver answering 503, a worker that is not run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,11 +47,11 @@ def artifact_env(tmp_path, monkeypatch):
     return tmp_path / "artifacts"
 
 
-@pytest.fixture(params=["memory", "redis"])
-def jobs_platform(request, gw_settings, artifact_env):
+@contextlib.contextmanager
+def _platform(gw_settings, queue: str):
     """(url, JobService): the platform with fast retries; `redis` uses its own key prefix."""
     prefix = f"resumeopt-test:{uuid.uuid4().hex[:8]}:"
-    settings = JobSettings(job_queue=request.param, redis_prefix=prefix, job_max_retries=2,
+    settings = JobSettings(job_queue=queue, redis_prefix=prefix, job_max_retries=2,
                            job_min_backoff_s=0.05, job_max_backoff_s=0.2)
     port = free_port()
     app = create_platform_app(gw_settings, SIMULATED, OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}"),
@@ -57,6 +61,12 @@ def jobs_platform(request, gw_settings, artifact_env):
             yield url, app.state.jobs
     finally:
         clear_redis_prefix(prefix)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def jobs_platform(request, gw_settings, artifact_env):
+    with _platform(gw_settings, request.param) as running:
+        yield running
 
 
 def _wait(client: PlatformClient, job_id: str, statuses=FINISHED, timeout=60) -> dict:
@@ -313,3 +323,58 @@ def test_gdpr_export_then_erase_a_users_jobs_artifacts_and_call_rows(secured, ar
         bad = httpx.post(f"{url}/admin/v1/gdpr/erase", json={"user_id": ""},
                          headers={"authorization": f"Bearer {secured.admin_key.get_secret_value()}"})
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
+
+
+def test_job_completion_is_emailed_through_smtp(gw_settings, artifact_env, monkeypatch):
+    from aiosmtpd.controller import Controller
+
+    from tests.optimiser.test_email import Inbox, received
+
+    inbox, smtp_port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    for name, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_STARTTLS": "false",
+                        "SMTP_FROM": "Resumeopt <noreply@resumeopt.example>",
+                        "PUBLIC_URL": "https://resumeopt.example"}.items():
+        monkeypatch.setenv(f"RESUMEOPT_{name}", value)
+    port = free_port()
+    app = create_platform_app(gw_settings, SIMULATED, OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}"),
+                              jobs=JobSettings(job_queue="memory"))
+    try:
+        with serve(app, port=port) as url:
+            client = PlatformClient(url)
+            job_id = client.submit_job(RESUME, JOB, notify_email="jane@example.com")["id"]
+            assert _wait(client, job_id)["status"] == "succeeded"
+            wait_for(lambda: inbox.envelopes, timeout=10, what="the e-mail")
+            envelope, message, _ = received(inbox)
+            assert envelope.rcpt_tos == ["jane@example.com"]
+            body = message.get_body(("plain",)).get_content()
+            assert job_id in body and f"https://resumeopt.example/v1/jobs/{job_id}/result" in body
+            assert "Acme" not in message.as_string()  # a link to the result, never the resume itself
+    finally:
+        controller.stop()
+
+
+def test_dlq_cli_against_the_running_platform(gw_settings, artifact_env):
+    with _platform(gw_settings, "redis") as (url, service):
+        _dlq_cli(url, service, artifact_env)
+
+
+def _dlq_cli(url, service, artifact_env):
+    service.stop_worker()
+    job_id = PlatformClient(url).submit_job(RESUME, JOB)["id"]
+    (artifact_env / "jobs" / job_id / "input.json").write_bytes(b"not an artifact")
+    service.start_worker()
+    _wait(PlatformClient(url), job_id)
+
+    def cli(*args: str) -> dict:
+        out = subprocess.run([sys.executable, "-m", "resumeopt.cli", "jobs", "dlq", *args, "--json"],
+                             env={**os.environ, "RESUMEOPT_PLATFORM_URL": url},
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    assert [j["id"] for j in cli("list")["jobs"]] == [job_id]
+    assert cli("purge") == {"purged": 1}
+    assert cli("list")["queue"]["dead"] == 0
+    assert PlatformClient(url).job(job_id)["status"] == "dead"
