@@ -17,6 +17,14 @@ env.apply()
 # set their own.
 for _name in [n for n in os.environ if n.startswith(("OTEL_EXPORTER_OTLP", "LANGFUSE_", "SERPER_"))]:
     del os.environ[_name]
+# Job artifacts (inputs, results) of platforms a test starts without choosing a place land in this
+# session's own folder under one session key, never in a developer's data dir.
+if "RESUMEOPT_ARTIFACT_DIR" not in os.environ:
+    import base64
+    import tempfile
+
+    os.environ["RESUMEOPT_ARTIFACT_DIR"] = tempfile.mkdtemp(prefix="resumeopt-test-artifacts-")
+    os.environ.setdefault("RESUMEOPT_ARTIFACT_KEYS", "test:" + base64.b64encode(os.urandom(32)).decode())
 
 from gateway.config import GatewayConfig, load_config  # noqa: E402
 from gateway.local_model import LocalModelServer  # noqa: E402

@@ -181,3 +181,28 @@ def test_demo_against_a_store_held_by_another_process_is_a_clear_error(data_dir,
     assert "cannot open the store" in out.stderr and "RESUMEOPT_PLATFORM_URL" in out.stderr
     assert "Traceback" not in out.stderr
     held.query("SELECT 1")  # still ours
+
+
+def test_a_docx_upload_as_a_job_through_the_local_model(platform_factory, live_config):
+    """The async path end to end: a DOCX resume uploaded to POST /v1/jobs, worked in-process through the
+    gateway and the real local model; progress events before the outcome; the DOCX result reads back."""
+    from optimiser.docx_text import docx_text
+    from optimiser.parsing import parse_resume
+    from optimiser.render_docx import to_docx
+
+    app, server = platform_factory(live_config)
+    with server as url:
+        resp = httpx.post(f"{url}/v1/jobs", files={"resume": ("cv.docx", to_docx(parse_resume(RESUME, None)))}, data={"job": JOB},
+                          headers={"idempotency-key": "e2e-docx-job"})
+        assert resp.status_code == 202, resp.text
+        job_id = resp.json()["id"]
+        with httpx.stream("GET", f"{url}/v1/jobs/{job_id}/events", timeout=600) as sse:
+            kinds = [line[7:] for line in sse.iter_lines() if line.startswith("event: ")]
+        assert kinds[:2] == ["queued", "started"] and kinds[-1] == "succeeded" and "progress" in kinds
+        client = PlatformClient(url)
+        result = client.job_result(job_id)
+        assert result["grounding"]["passed"] and result["usage"]["calls"] >= 3
+        rows = httpx.get(f"{url}/api/v1/requests/{result['request_id']}/calls").json()["rows"]
+        assert {r["agent"] for r in rows} >= AGENTS and all(r["status"] == "ok" for r in rows)
+        text, _, _ = docx_text(client.job_result(job_id, "docx"))
+        assert "John Doe" in text and "EXPERIENCE" in text.upper()
