@@ -30,7 +30,7 @@ class ResumeText:
     text: str
     fmt: str     # what parse_resume gets: "json", "markdown" or "text"
     kind: str    # what the file was: "pdf", "docx", "json", "markdown" or "text"
-    layout: dict = field(default_factory=dict)  # DOCX: tables, text boxes, images, header/footer text (ATS)
+    layout: dict = field(default_factory=dict)  # what an ATS may misread (docx_text.py, pdf_text.py)
 
 
 def declared_kind(content_type: str | None, filename: str | None, resume_format: str | None) -> str | None:
@@ -52,8 +52,8 @@ def resume_text(data: bytes, settings: OptimiserSettings, content_type: str | No
         raise ResumeParseError("empty_resume", "The resume is empty.")
     declared = declared_kind(content_type, filename, resume_format)
     if b"%PDF-" in data[:1024]:
-        text = pdf_text(data, settings.max_pdf_pages, settings.file_read_timeout_s)
-        return _bounded(ResumeText(text, "text", "pdf"), settings)
+        text, layout = pdf_text(data, settings.max_pdf_pages, settings.file_read_timeout_s)
+        return _bounded(ResumeText(text, "text", "pdf", layout), settings)
     if data.startswith(b"PK\x03\x04") and (declared == "docx" or not other_zip(data)):
         text, markdown, layout = docx_text(data)
         return _bounded(ResumeText(text, "markdown" if markdown else "text", "docx", layout), settings)
