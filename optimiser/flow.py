@@ -2,13 +2,14 @@
 
 parse → analyse (skills, match before) → deterministic tailoring → agents: job analyst, resume analyst,
 writer (its summary grounding-checked, and rewritten with the rejected claims listed, at most
-`writer_retries` times), reviewer → result.
+`writer_retries` times), reviewer → result, with ATS checks of the original file and of our own DOCX.
 The writer's summary is used only if every claim in it is traced to the original resume; otherwise the
 deterministic tailoring ships, marked `degraded` with the reasons. A fabrication is never shipped.
 """
 
 from __future__ import annotations
 
+import base64
 import difflib
 import logging
 import time
@@ -21,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.tracing import Tracing
 from optimiser.agents import Agents, import_crewai, prompt_set
-from optimiser.parsing import parse_job, parse_resume
+from optimiser.parsing import FORMATS, parse_job, parse_resume, sniff_format
 from optimiser.render import to_markdown
 from optimiser.research import Research, research_company
 from optimiser.resume import Job, Resume, personal_terms
 from optimiser.settings import OptimiserSettings
+from optimiser.tools.ats import ResumeSource, ats_report, describe, rendered_report
 from optimiser.tools.grounding import check_grounding
 from optimiser.tools.matching import match
 from optimiser.tools.skills import job_requirements
@@ -44,12 +46,16 @@ class OptimiseInput(BaseModel):
     job: str
     job_format: str | None = None
     request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    # What the upload reader knew about the resume file (tools/ats.ResumeSource as a dict: kind, bytes,
+    # layout, headings, date_styles), set by the server for an upload; None: described from `resume`.
+    source: dict | None = None
 
 
 class OptimiseState(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     request_id: str = ""
     original: Resume | None = None
+    source: ResumeSource | None = None
     job: Job | None = None
     requirements: list[Any] = []
     baseline: Any = None
@@ -80,17 +86,17 @@ def _flow_class():
     from crewai.flow.flow import Flow, listen, start
 
     class OptimiseFlow(Flow[OptimiseState]):
-        def __init__(self, settings: OptimiserSettings, request_id: str, original: Resume, job: Job,
-                     progress: Progress, tracing: Tracing):
+        def __init__(self, settings: OptimiserSettings, request_id: str, original: Resume, source: ResumeSource,
+                     job: Job, progress: Progress, tracing: Tracing):
             # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
             super().__init__(suppress_flow_events=True)
             self._settings, self._progress, self._tracing = settings, progress, tracing
-            self._inputs = (request_id, original, job)
+            self._inputs = (request_id, original, source, job)
             self._prompts = prompt_set(settings.prompt_label)
 
         @start()
         def analyse(self) -> None:
-            self.state.request_id, self.state.original, self.state.job = self._inputs
+            self.state.request_id, self.state.original, self.state.source, self.state.job = self._inputs
             with self._tracing.span("step analyse"):
                 self.state.requirements = job_requirements(self.state.job)
                 self.state.baseline = deterministic_tailor(self.state.original, self.state.requirements)
@@ -113,7 +119,7 @@ def _flow_class():
 
         @listen(write)
         def decide(self) -> None:
-            with self._tracing.span("step decide"):  # match score, rendering
+            with self._tracing.span("step decide"):  # match score, ATS checks, rendering
                 self.state.result = assemble(self.state, self._prompts)
             self._progress("checked", {"degraded": self.state.result["degraded"]})
 
@@ -172,7 +178,7 @@ def _decision(state: OptimiseState) -> tuple[Resume, list[str], list[str]]:
 
 
 def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
-    """The result: what ships (see _decision), its grounding, match score and renderings."""
+    """The result: what ships (see _decision), its grounding, match score, ATS checks and renderings."""
     original, baseline, reqs = state.original, state.baseline, state.requirements
     tailored, reasons, codes = _decision(state)
     final = check_grounding(original, tailored)
@@ -180,17 +186,20 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
     job_text = state.job.description if state.job else None
     before, after = match(original, reqs, title, job_text=job_text), match(tailored, reqs, title, job_text=job_text)
     tailored_md = to_markdown(tailored)
+    ats_after, docx = rendered_report(tailored)
     rejected = [{**v.model_dump(), "attempt": i} for i, d in enumerate(state.drafts, 1) for v in d.violations]
     return {
         "request_id": state.request_id,
         "tailored_resume": tailored_md,
         "diff": resume_diff(original, tailored_md),
         "tailored_resume_json": tailored.model_dump(exclude_none=True),
+        "tailored_resume_docx_b64": base64.b64encode(docx).decode(),
         "match": {"before": before.score, "after": after.score, "matched": after.matched,
                   "missing": after.missing, "before_detail": before.model_dump(),
                   "after_detail": after.model_dump()},
         "grounding": {"passed": final.passed, "violations": [v.model_dump() for v in final.violations],
                       "candidate_violations": rejected},
+        "ats": {"before": ats_report(original, state.source).model_dump(), "after": ats_after.model_dump()},
         "degraded": bool(reasons),
         "degraded_reasons": reasons,
         "degraded_codes": codes,
@@ -223,12 +232,22 @@ def run_optimisation(settings: OptimiserSettings, request: OptimiseInput,
         with tracing.span("step parse"):
             original = parse_resume(request.resume, request.resume_format)
             job = parse_job(request.job, request.job_format)
+            source = _source(request)
         emit("parsed", {"work_entries": len(original.work), "job_title": job.title})
-        flow = _flow_class()(settings, request.request_id, original, job, emit, tracing)
+        flow = _flow_class()(settings, request.request_id, original, source, job, emit, tracing)
         flow.kickoff()
     result = flow.state.result
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
+
+
+def _source(request: OptimiseInput) -> ResumeSource:
+    """The upload's description, or one from the resume text (a JSON body): headings and dates still apply."""
+    if request.source is not None:
+        return ResumeSource.model_validate(request.source)
+    fmt = (request.resume_format or "").lower()
+    fmt = fmt if fmt in FORMATS else sniff_format(request.resume)
+    return describe(request.resume, fmt, fmt, len(request.resume.encode()))
 
 
 def _reason(exc: Exception) -> str:
