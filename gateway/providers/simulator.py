@@ -39,7 +39,8 @@ class Latency(BaseModel):
 class ScriptedReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
     when: str = Field(min_length=1, description="text the request's messages contain (case-sensitive)")
-    reply: str = Field(min_length=1, description="the answer, sent as written (one token a word, cut at max_tokens)")
+    reply: str = Field(min_length=1, description="the answer, sent as written (a token per space-separated "
+                       "word, cut at max_tokens)")
 
 
 class SimulatorSpec(BaseModel):
@@ -133,7 +134,7 @@ class SimulatedProvider:
         cap = int(body.get("max_tokens") or 0) or None
         scripted = next((r.reply for r in self.spec.replies if r.when in prompt), None)
         if scripted is not None:
-            words = scripted.split()[:cap]
+            words = scripted.split(" ")[:cap]  # line breaks kept: an answer in lines stays in lines
         else:
             cycle, n = self.spec.reply.split() or ["ok"], self.spec.completion_tokens
             words = [cycle[i % len(cycle)] for i in range(min(n, cap or n))]

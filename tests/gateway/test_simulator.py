@@ -40,6 +40,12 @@ def test_the_first_matching_rule_answers_as_written(prompt, text):
     assert asyncio.run(_streamed(_body(prompt))) == text
 
 
+def test_a_scripted_reply_keeps_its_lines():
+    spec = SimulatorSpec(replies=[{"when": "list", "reply": "Python\nDjango and Flask\nGit"}])
+    done = asyncio.run(SimulatedProvider(spec).complete(_body("list them"), timeout=5))
+    assert done.body["choices"][0]["message"]["content"] == "Python\nDjango and Flask\nGit"
+
+
 def test_a_scripted_reply_is_cut_at_max_tokens():
     assert _complete(_body("a summary", max_tokens=3)) == ("Led a team", 3)
 
