@@ -32,7 +32,7 @@ from optimiser.tools.grounding import check_grounding
 from optimiser.tools.matching import match
 from optimiser.tools.skills import job_requirements
 from optimiser.tools.tailoring import deterministic_tailor
-from optimiser.writing import Draft, drafts, with_summary
+from optimiser.writing import Draft, drafts, grounded_lines, with_summary
 
 log = logging.getLogger("resumeopt.optimiser.flow")
 logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)  # token-estimate warning per call
@@ -62,6 +62,7 @@ class OptimiseState(BaseModel):
     drafts: list[Draft] = []  # the writer's, in order: the first and each rewrite
     review: str = ""
     crew_error: str = ""
+    out_of_time: bool = False  # a rewrite was due but would not finish within optimise_timeout_s
     research: Research | None = None
     result: dict[str, Any] = {}
 
@@ -91,6 +92,7 @@ def _flow_class():
             # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
             super().__init__(suppress_flow_events=True)
             self._settings, self._progress, self._tracing = settings, progress, tracing
+            self._deadline, self._writer_s = time.monotonic() + settings.optimise_timeout_s, 0.0
             self._inputs = (request_id, original, source, job)
             self._prompts = prompt_set(settings.prompt_label)
 
@@ -129,16 +131,30 @@ def _flow_class():
                             self._tracing)
             inputs = self._crew_inputs()
             inputs["requirements"] = agents.run("job_analyst", inputs)
-            inputs["strengths"] = agents.run("resume_analyst", inputs)
-            for draft in drafts(lambda feedback: agents.run("writer", {**inputs, "feedback": feedback}),
+            strengths = grounded_lines(agents.run("resume_analyst", inputs), state.original, state.baseline.resume)
+            inputs["strengths"] = "\n".join(strengths) or "(none beyond the facts below)"
+            for draft in drafts(lambda feedback: self._write(agents, {**inputs, "feedback": feedback}),
                                 state.original, state.baseline.resume, self._prompts["writer"].task.feedback,
-                                self._settings.writer_retries, self._rewrite):
+                                self._settings.writer_retries, self._before_rewrite):
                 state.drafts.append(draft)
             state.review = agents.run("reviewer", {**inputs, "new_summary": state.drafts[-1].summary or "(none)"})
 
-        def _rewrite(self, attempt: int, kinds: list[str]) -> None:
+        def _write(self, agents: Agents, inputs: dict[str, str]) -> str:
+            began = time.monotonic()
+            try:
+                return agents.run("writer", inputs)
+            finally:
+                self._writer_s = time.monotonic() - began
+
+        def _before_rewrite(self, attempt: int, kinds: list[str]) -> bool:
+            # A rewrite and then the reviewer take about two writer calls: past the optimisation's deadline
+            # the caller has had its 504, and the rewrite would be work nobody reads.
+            if time.monotonic() + 2 * self._writer_s > self._deadline:
+                self.state.out_of_time = True
+                return False
             # Kinds only: the violations' text quotes the draft, and progress events are logged.
             self._progress("rewrite", {"attempt": attempt, "violations": kinds})
+            return True
 
         def _crew_inputs(self) -> dict[str, str]:
             original = self.state.original
@@ -171,6 +187,9 @@ def _decision(state: OptimiseState) -> tuple[Resume, list[str], list[str]]:
         tries = f" after {len(state.drafts)} attempts" if len(state.drafts) > 1 else ""
         reasons.append(f"writer output failed grounding{tries} ({len(last.violations)} violations: {shown})")
         codes.append("grounding_failed:" + ",".join(sorted({v.kind for v in last.violations})))
+    if state.out_of_time:
+        reasons.append("no rewrite: it would not have finished within the optimisation's time limit")
+        codes.append("rewrite_out_of_time")
     if state.crew_error:
         reasons.append(f"model unavailable: {state.crew_error}")
         codes.append("model_unavailable")

@@ -51,20 +51,26 @@ def check_draft(answer: str, original: Resume, tailored: Resume) -> Draft:
     return Draft(summary=summary, violations=check_grounding(original, with_summary(tailored, summary)).violations)
 
 
+def grounded_lines(answer: str, original: Resume, tailored: Resume) -> list[str]:
+    """The lines of an agent's answer that pass the grounding check on their own. The writer copies what
+    it is handed (FACTS.md): a strength the resume analyst made up or took from the job would come back."""
+    lines = (re.sub(r"^\s*(?:[-*•]|\d{1,2}[.)])\s*", "", ln).strip() for ln in answer.splitlines())
+    return [ln for ln in lines if ln and check_draft(ln, original, tailored).passed]
+
+
 def claims(violations: list[Violation]) -> str:
     return "; ".join(f'"{v.text}" ({v.kind})' for v in violations[:MAX_CLAIMS])
 
 
 def drafts(write: Callable[[str], str], original: Resume, tailored: Resume, feedback: str, retries: int,
-           on_rewrite: Callable[[int, list[str]], None]) -> Iterator[Draft]:
+           before_rewrite: Callable[[int, list[str]], bool]) -> Iterator[Draft]:
     """The writer's drafts: the first, then one per rewrite while a draft fails grounding and retries are
-    left. `write(feedback_text)` asks the writer; `on_rewrite(attempt, violation kinds)` runs before each
-    rewrite. An empty answer is not rewritten: it has no claims to correct."""
+    left. `write(feedback_text)` asks the writer; `before_rewrite(attempt, violation kinds)` runs before each
+    rewrite and may refuse it (no time left). An empty answer is not rewritten: it has no claims to correct."""
     draft = check_draft(write(""), original, tailored)
     yield draft
     for attempt in range(2, retries + 2):
-        if draft.passed or not draft.summary:
+        if draft.passed or not draft.summary or not before_rewrite(attempt, sorted({v.kind for v in draft.violations})):
             return
-        on_rewrite(attempt, sorted({v.kind for v in draft.violations}))
         draft = check_draft(write(feedback.format(claims=claims(draft.violations))), original, tailored)
         yield draft

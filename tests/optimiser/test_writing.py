@@ -1,7 +1,8 @@
 """The writer's rewrites: a summary that fails the grounding check goes back to the writer with the rejected
-claims listed, and only the writer is asked again. Over real loopback HTTP through the real gateway (the
-platform in-process), with the simulator as the model: its scripted replies answer the writer's first prompt
-with a fabrication and, where configured, a prompt carrying the writer's feedback with a grounded summary."""
+claims listed, and only the writer is asked again; the writer is handed only the resume analyst's grounded
+strengths. Over real loopback HTTP through the real gateway (the platform in-process), with the simulator as
+the model: its scripted replies answer the writer's first prompt with a fabrication and, where configured, a
+prompt carrying the writer's feedback with a grounded summary."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 from gateway.config import GatewayConfig
 from gateway.local_model import free_port
 from optimiser.client import PlatformClient
+from optimiser.flow import OptimiseInput, run_optimisation
+from optimiser.parsing import parse_resume
 from optimiser.prompts import load_prompt
 from optimiser.settings import OptimiserSettings
+from optimiser.writing import grounded_lines
 from resumeopt.platform import create_platform_app
 from tests.support import serve
 
@@ -21,6 +25,7 @@ GROUNDED = "A backend engineer with Python."
 FABRICATED = "Backend engineer who led a team of 50 engineers at Google."  # "50": a number the resume lacks
 WRITER_TASK = "Write a new professional summary"  # in the writer's task, so in each of its prompts
 FEEDBACK = "These claims are not in the resume"  # the writer prompt's feedback text, only in a rewrite
+ANALYST_TASK = "List the candidate's three strengths"
 
 
 def _config(replies: list[dict]) -> GatewayConfig:
@@ -90,3 +95,33 @@ def test_with_no_retries_a_fabricated_draft_degrades_at_once(gw_settings):
     assert result["writer_attempts"] == 1 and result["degraded"] is True
     assert sum(r["agent"] == "writer" for r in rows) == 1
     assert not [e for e in events if e["stage"] == "rewrite"]
+
+
+def test_only_grounded_strengths_reach_the_writer(gw_settings):
+    strengths = "1. Python and Django web applications\n2. Led 40 engineers at Google since 2012\n- Docker"
+    result, rows, _ = _optimise(gw_settings, [{"when": ANALYST_TASK, "reply": strengths}])
+    (writer,) = [r for r in rows if r["agent"] == "writer"]
+    assert "Python and Django web applications\nDocker" in writer["prompt"]
+    assert "Led 40" not in writer["prompt"] and "2012" not in writer["prompt"]
+    assert result["degraded"] is False
+
+
+def test_grounded_lines_drop_what_the_resume_does_not_say():
+    original = parse_resume(RESUME)
+    answer = "Strengths:\n* Python, Django and Flask\n* Kubernetes at scale\n* Cut costs by 70%\n\n* Code reviews"
+    assert grounded_lines(answer, original, original) == ["Python, Django and Flask", "Code reviews"]
+
+
+def test_no_rewrite_starts_that_would_end_past_the_optimisation_deadline(gw_settings):
+    port = free_port()
+    app = create_platform_app(gw_settings, _config([{"when": WRITER_TASK, "reply": FABRICATED}]),
+                              OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}"))
+    # run in-process: the API would answer 504 at this deadline; the flow itself always finishes
+    hurried = OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}", optimise_timeout_s=0.01, writer_retries=2)
+    events: list[tuple[str, dict]] = []
+    with serve(app, port=port):
+        result = run_optimisation(hurried, OptimiseInput(resume=RESUME, job=JOB),
+                                  lambda stage, data: events.append((stage, data)))
+    assert result["writer_attempts"] == 1 and result["degraded"] is True
+    assert result["degraded_codes"] == ["grounding_failed:number", "rewrite_out_of_time"]
+    assert "rewrite" not in [stage for stage, _ in events]
