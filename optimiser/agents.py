@@ -1,9 +1,9 @@
 """The agents: job analyst, resume analyst, writer and reviewer, each a CrewAI agent whose LLM is the gateway.
 
 Each runs on its own (one agent, one task, one kickoff), and the flow hands each what it may see: the
-resume analyst the job analyst's requirements and the resume's facts; the writer the strengths and the
-facts, never the job text (handed it, the small local model copies it: FACTS.md); the reviewer the
-writer's last draft. So the flow can ask the writer again without running the others again.
+resume analyst the job analyst's requirements and the resume's facts; the writer the strengths that pass
+the grounding check and the facts, never the job text (handed it, the small local model copies it:
+FACTS.md); the reviewer the writer's last draft. So the flow can ask the writer again without running the others again.
 
 Every agent gets its own LLM client carrying attribution headers, so each of its calls lands in
 `model_calls` under the optimisation's request id, the agent's name and its prompt version.
