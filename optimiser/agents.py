@@ -1,4 +1,9 @@
-"""The CrewAI crew: job analyst → writer → reviewer, each an agent whose LLM is the gateway.
+"""The agents: job analyst, resume analyst, writer and reviewer, each a CrewAI agent whose LLM is the gateway.
+
+Each runs on its own (one agent, one task, one kickoff), and the flow hands each what it may see: the
+resume analyst the job analyst's requirements and the resume's facts; the writer the strengths that pass
+the grounding check and the facts, never the job text (handed it, the small local model copies it:
+FACTS.md); the reviewer the writer's last draft. So the flow can ask the writer again without running the others again.
 
 Every agent gets its own LLM client carrying attribution headers, so each of its calls lands in
 `model_calls` under the optimisation's request id, the agent's name and its prompt version.
@@ -10,7 +15,7 @@ import base64
 import json
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from gateway.tracing import Tracing
 from optimiser.prompts import Prompt, load_prompt
@@ -21,7 +26,7 @@ os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")  # else it looks up it
 # crewAI's own run tracing (to its cloud). Not OTEL_SDK_DISABLED: that would switch off our traces too.
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 
-AGENTS = ("job_analyst", "writer", "reviewer")
+AGENTS = ("job_analyst", "resume_analyst", "writer", "reviewer")
 _IMPORT_LOCK = threading.Lock()
 
 
@@ -35,37 +40,29 @@ def import_crewai():
         return crewai
 
 
-@dataclass(frozen=True)
-class CrewOutputs:
-    requirements: str
-    summary: str
-    review: str
-
-
 def prompt_set(label: str) -> dict[str, Prompt]:
     return {name: load_prompt(name, label) for name in AGENTS}
 
 
-def run_crew(settings: OptimiserSettings, prompts: dict[str, Prompt], request_id: str,
-             inputs: dict[str, str], personal: list[str] = (), tracing: Tracing | None = None) -> CrewOutputs:
-    crewai = import_crewai()  # ~5 s import: only when a crew actually runs
-    tracing = tracing or Tracing()
+class Agents:
+    """The agents of one optimisation: built once, each run as often as the flow asks."""
 
-    # The gateway redacts these from any prompt or completion it keeps (x-resumeopt-redact, never stored).
-    redact = base64.urlsafe_b64encode(json.dumps(list(personal)[:50]).encode()).decode().rstrip("=")
-    agents = {name: _agent(settings, p, request_id, redact, tracing) for name, p in prompts.items()}
-    Crew, Process, Task = crewai.Crew, crewai.Process, crewai.Task
-    tasks = [
-        Task(description=p.task.description, expected_output=p.task.expected_output, agent=agents[name])
-        for name, p in prompts.items()
-    ]
-    # The writer sees only the resume's facts: handed the job text, the small local model copies it
-    # (FACTS.md). The reviewer reads the writer's output.
-    tasks[1].context, tasks[2].context = [], [tasks[1]]
-    crew = Crew(agents=list(agents.values()), tasks=tasks, process=Process.sequential, verbose=False)
-    out = crew.kickoff(inputs=inputs)
-    texts = [t.raw or "" for t in out.tasks_output]
-    return CrewOutputs(*texts)
+    def __init__(self, settings: OptimiserSettings, prompts: dict[str, Prompt], request_id: str,
+                 personal: Iterable[str] = (), tracing: Tracing | None = None):
+        self._crewai = import_crewai()  # ~5 s import: only when agents actually run
+        tracing = tracing or Tracing()
+        # The gateway redacts these from any prompt or completion it keeps (x-resumeopt-redact, never stored).
+        redact = base64.urlsafe_b64encode(json.dumps(list(personal)[:50]).encode()).decode().rstrip("=")
+        self._prompts = prompts
+        self._agents = {name: _agent(settings, p, request_id, redact, tracing) for name, p in prompts.items()}
+
+    def run(self, name: str, inputs: dict[str, str]) -> str:
+        """The agent's answer to its task, `inputs` filled into the prompt's {placeholders}."""
+        crewai, prompt, agent = self._crewai, self._prompts[name], self._agents[name]
+        task = crewai.Task(description=prompt.task.description, expected_output=prompt.task.expected_output,
+                           agent=agent)
+        crew = crewai.Crew(agents=[agent], tasks=[task], process=crewai.Process.sequential, verbose=False)
+        return crew.kickoff(inputs=inputs).tasks_output[0].raw or ""
 
 
 def _agent(settings: OptimiserSettings, prompt: Prompt, request_id: str, redact: str, tracing: Tracing):

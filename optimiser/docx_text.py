@@ -5,7 +5,8 @@ Paragraphs come out in document order, one per line: heading styles become Markd
 text goes to the plain-text parser, which finds ALL-CAPS or known section names itself), list paragraphs become `- `
 bullets, table cells and text boxes are read in place, header text goes first (contact details
 often live there). Footers are only reported in `layout`: they hold page numbers, not resume text.
-`layout` records what an ATS may not read (tables, text boxes, images, header/footer text).
+`layout` records what an ATS may not read (tables, text boxes, images, header/footer text, contact
+details found only in a header or footer, section columns): optimiser/tools/ats.py judges it.
 
 Untrusted archive: sizes are checked from the central directory before anything is inflated and
 again while reading (a member may lie about its size), and XML with a DOCTYPE is refused before
@@ -20,6 +21,7 @@ import zipfile
 import zlib
 from xml.etree import ElementTree as ET
 
+from optimiser.cv_markdown import EMAIL, PHONE
 from optimiser.parsing import ResumeParseError
 
 MAX_MEMBERS = 1000                  # a resume DOCX has ~15-40 parts
@@ -55,16 +57,34 @@ def docx_text(data: bytes) -> tuple[str, bool, dict]:
 
 
 def _read_parts(archive: zipfile.ZipFile, reader: _Reader) -> None:
+    margins: list[str] = []  # header and footer text
     for name in sorted(n for n in archive.namelist() if re.fullmatch(r"word/(header|footer)\d*\.xml", n)):
         part = _Reader(reader.styles)
         part.blocks(_xml(archive, name))
-        reader.layout["header_footer_text"] |= any(text for _, text in part.lines)
+        margins += [text for _, text in part.lines if text]
         if "header" in name:
             reader.lines += [line for line in part.lines if line not in reader.lines]
+    reader.layout["header_footer_text"] = bool(margins)
     body = _xml(archive, DOCUMENT).find(_W + "body")
     if body is None:
         raise ResumeParseError("unreadable_file", "The DOCX has no document body.")
+    start = len(reader.lines)
     reader.blocks(body)
+    margin, body_text = _contacts(" ".join(margins)), _contacts(" ".join(text for _, text in reader.lines[start:]))
+    reader.layout["header_footer_contact"] = sorted(kind for kind in margin if margin[kind] - body_text[kind])
+    reader.layout["columns"] = max((_columns(cols) for cols in body.iter(_W + "cols")), default=1)
+
+
+def _contacts(text: str) -> dict[str, set[str]]:
+    """Email addresses and phone numbers (as digits: 7 at least, fewer is a year range) in `text`."""
+    phones = {digits for p in PHONE.findall(text) if len(digits := re.sub(r"\D", "", p)) >= 7}
+    return {"email": {e.lower() for e in EMAIL.findall(text)}, "phone": phones}
+
+
+def _columns(cols: ET.Element) -> int:
+    """A section's text columns (ECMA-376 w:cols): `w:num`, or one w:col per column when unequal."""
+    num = cols.get(_W + "num", "")
+    return max(int(num) if num.isdecimal() and len(num) <= 3 else 1, len(cols.findall(_W + "col")))
 
 
 def _open(data: bytes) -> zipfile.ZipFile:
@@ -120,7 +140,8 @@ def _style_names(archive: zipfile.ZipFile) -> dict[str, str]:
 class _Reader:
     def __init__(self, styles: dict[str, str]):
         self.styles, self.lines, self.headings = styles, [], 0
-        self.layout = {"tables": 0, "text_boxes": 0, "images": 0, "header_footer_text": False}
+        self.layout = {"tables": 0, "text_boxes": 0, "images": 0, "header_footer_text": False,
+                       "header_footer_contact": [], "columns": 1}
 
     def text(self) -> str:
         markdown = self.headings > 0

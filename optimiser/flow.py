@@ -1,41 +1,43 @@
 """The optimisation flow (a CrewAI Flow): deterministic steps around the agents.
 
-parse → analyse (skills, match before) → deterministic tailoring → agents rewrite the summary →
-grounding check → result. The agents' text is used only if every claim in it is traced to the
-original resume; otherwise the deterministic tailoring ships, marked `degraded` with the reasons.
-A fabrication is never shipped.
+parse → analyse (skills, match before) → deterministic tailoring → agents: job analyst, resume analyst,
+writer (its summary grounding-checked, and rewritten with the rejected claims listed, at most
+`writer_retries` times), reviewer → result, with ATS checks of the original file and of our own DOCX.
+The writer's summary is used only if every claim in it is traced to the original resume; otherwise the
+deterministic tailoring ships, marked `degraded` with the reasons. A fabrication is never shipped.
 """
 
 from __future__ import annotations
 
+import base64
 import difflib
 import logging
-import re
-from functools import lru_cache
 import time
 import uuid
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.tracing import Tracing
-from optimiser.agents import CrewOutputs, import_crewai, prompt_set, run_crew
-from optimiser.parsing import parse_job, parse_resume
+from optimiser.agents import Agents, import_crewai, prompt_set
+from optimiser.parsing import FORMATS, parse_job, parse_resume, sniff_format
 from optimiser.render import to_markdown
 from optimiser.research import Research, research_company
 from optimiser.resume import Job, Resume, personal_terms
 from optimiser.settings import OptimiserSettings
+from optimiser.tools.ats import ResumeSource, ats_report, describe, rendered_report
 from optimiser.tools.grounding import check_grounding
 from optimiser.tools.matching import match
 from optimiser.tools.skills import job_requirements
 from optimiser.tools.tailoring import deterministic_tailor
+from optimiser.writing import Draft, drafts, grounded_lines, with_summary
 
 log = logging.getLogger("resumeopt.optimiser.flow")
 logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)  # token-estimate warning per call
 
 Progress = Callable[[str, dict[str, Any]], None]
-MAX_SUMMARY_CHARS = 700
 
 
 class OptimiseInput(BaseModel):
@@ -44,29 +46,25 @@ class OptimiseInput(BaseModel):
     job: str
     job_format: str | None = None
     request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    # What the upload reader knew about the resume file (tools/ats.ResumeSource as a dict: kind, bytes,
+    # layout, headings, date_styles), set by the server for an upload; None: described from `resume`.
+    source: dict | None = None
 
 
 class OptimiseState(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     request_id: str = ""
     original: Resume | None = None
+    source: ResumeSource | None = None
     job: Job | None = None
     requirements: list[Any] = []
     baseline: Any = None
-    crew: CrewOutputs | None = None
+    drafts: list[Draft] = []  # the writer's, in order: the first and each rewrite
+    review: str = ""
     crew_error: str = ""
+    out_of_time: bool = False  # a rewrite was due but would not finish within optimise_timeout_s
     research: Research | None = None
     result: dict[str, Any] = {}
-
-
-def summary_from(text: str) -> str:
-    """The writer's answer as a summary: no headings, no quotes, at most three sentences."""
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not re.match(r"^[#*\s]*[A-Z][A-Za-z ]{2,30}:\s*$", ln)]
-    body = " ".join(re.sub(r"^(new |professional )?summary:\s*", "", ln, flags=re.I) for ln in lines)
-    body = body.strip().strip('"').strip()
-    sentences = re.split(r"(?<=[.!?])\s+", body)
-    return " ".join(sentences[:3])[:MAX_SUMMARY_CHARS].strip()
 
 
 def resume_facts(resume: Resume) -> str:
@@ -89,17 +87,18 @@ def _flow_class():
     from crewai.flow.flow import Flow, listen, start
 
     class OptimiseFlow(Flow[OptimiseState]):
-        def __init__(self, settings: OptimiserSettings, request_id: str, original: Resume, job: Job,
-                     progress: Progress, tracing: Tracing):
+        def __init__(self, settings: OptimiserSettings, request_id: str, original: Resume, source: ResumeSource,
+                     job: Job, progress: Progress, tracing: Tracing):
             # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
             super().__init__(suppress_flow_events=True)
             self._settings, self._progress, self._tracing = settings, progress, tracing
-            self._inputs = (request_id, original, job)
+            self._deadline, self._writer_s = time.monotonic() + settings.optimise_timeout_s, 0.0
+            self._inputs = (request_id, original, source, job)
             self._prompts = prompt_set(settings.prompt_label)
 
         @start()
         def analyse(self) -> None:
-            self.state.request_id, self.state.original, self.state.job = self._inputs
+            self.state.request_id, self.state.original, self.state.source, self.state.job = self._inputs
             with self._tracing.span("step analyse"):
                 self.state.requirements = job_requirements(self.state.job)
                 self.state.baseline = deterministic_tailor(self.state.original, self.state.requirements)
@@ -113,18 +112,49 @@ def _flow_class():
             self._progress("agents_started", {"agents": list(self._prompts)})
             try:
                 with self._tracing.span("step agents"):
-                    self.state.crew = run_crew(self._settings, self._prompts, self.state.request_id,
-                                               self._crew_inputs(), personal_terms(self.state.original), self._tracing)
+                    self._run_agents()
             except Exception as exc:  # the model is optional: the deterministic result still ships
                 log.warning("agents failed for %s: %s", self.state.request_id, type(exc).__name__)
                 self.state.crew_error = _reason(exc)
-            self._progress("agents_finished", {"ok": self.state.crew is not None})
+            self._progress("agents_finished", {"ok": not self.state.crew_error,
+                                               "writer_attempts": len(self.state.drafts)})
 
         @listen(write)
         def decide(self) -> None:
-            with self._tracing.span("step decide"):  # grounding check, match score, rendering
+            with self._tracing.span("step decide"):  # match score, ATS checks, rendering
                 self.state.result = assemble(self.state, self._prompts)
             self._progress("checked", {"degraded": self.state.result["degraded"]})
+
+        def _run_agents(self) -> None:
+            state = self.state
+            agents = Agents(self._settings, self._prompts, state.request_id, personal_terms(state.original),
+                            self._tracing)
+            inputs = self._crew_inputs()
+            inputs["requirements"] = agents.run("job_analyst", inputs)
+            strengths = grounded_lines(agents.run("resume_analyst", inputs), state.original, state.baseline.resume)
+            inputs["strengths"] = "\n".join(strengths) or "(none beyond the facts below)"
+            for draft in drafts(lambda feedback: self._write(agents, {**inputs, "feedback": feedback}),
+                                state.original, state.baseline.resume, self._prompts["writer"].task.feedback,
+                                self._settings.writer_retries, self._before_rewrite):
+                state.drafts.append(draft)
+            state.review = agents.run("reviewer", {**inputs, "new_summary": state.drafts[-1].summary or "(none)"})
+
+        def _write(self, agents: Agents, inputs: dict[str, str]) -> str:
+            began = time.monotonic()
+            try:
+                return agents.run("writer", inputs)
+            finally:
+                self._writer_s = time.monotonic() - began
+
+        def _before_rewrite(self, attempt: int, kinds: list[str]) -> bool:
+            # A rewrite and then the reviewer take about two writer calls: past the optimisation's deadline
+            # the caller has had its 504, and the rewrite would be work nobody reads.
+            if time.monotonic() + 2 * self._writer_s > self._deadline:
+                self.state.out_of_time = True
+                return False
+            # Kinds only: the violations' text quotes the draft, and progress events are logged.
+            self._progress("rewrite", {"attempt": attempt, "violations": kinds})
+            return True
 
         def _crew_inputs(self) -> dict[str, str]:
             original = self.state.original
@@ -134,57 +164,68 @@ def _flow_class():
                 "matched_skills": ", ".join(matched[:8]) or "the skills listed in the resume",
                 "summary": original.basics.summary or "(none)",
                 "facts": resume_facts(original),
+                "requirements": "", "strengths": "", "feedback": "", "new_summary": "",
             }
 
     return OptimiseFlow
 
 
-def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
-    """Choose what ships: the agents' summary on top of the deterministic tailoring if it is grounded."""
-    original, baseline, reqs = state.original, state.baseline, state.requirements
+def _decision(state: OptimiseState) -> tuple[Resume, list[str], list[str]]:
+    """What ships (the last draft on top of the deterministic tailoring if it is grounded, else the
+    deterministic tailoring) and the reasons it is degraded, as text and as codes (no resume text: what
+    telemetry may keep). The reviewer is advisory: its failure alone does not hold back a grounded draft."""
     reasons: list[str] = []
-    codes: list[str] = []  # the same reasons without text from the resume: what telemetry may keep
-    candidate_violations: list[dict] = []
-    tailored = baseline.resume
-    if state.crew is None:
+    codes: list[str] = []
+    last = state.drafts[-1] if state.drafts else None
+    if last is not None and last.passed:
+        return with_summary(state.baseline.resume, last.summary), reasons, codes
+    if last is not None and not last.summary:
+        reasons.append("writer returned no usable summary")
+        codes.append("empty_summary")
+    elif last is not None:
+        shown = "; ".join(f"{v.kind}: {v.text}" for v in last.violations[:5])
+        tries = f" after {len(state.drafts)} attempts" if len(state.drafts) > 1 else ""
+        reasons.append(f"writer output failed grounding{tries} ({len(last.violations)} violations: {shown})")
+        codes.append("grounding_failed:" + ",".join(sorted({v.kind for v in last.violations})))
+    if state.out_of_time:
+        reasons.append("no rewrite: it would not have finished within the optimisation's time limit")
+        codes.append("rewrite_out_of_time")
+    if state.crew_error:
         reasons.append(f"model unavailable: {state.crew_error}")
         codes.append("model_unavailable")
-    else:
-        summary = summary_from(state.crew.summary)
-        candidate = baseline.resume.model_copy(deep=True)
-        candidate.basics.summary = summary
-        report = check_grounding(original, candidate)
-        if not summary:
-            reasons.append("writer returned no usable summary")
-            codes.append("empty_summary")
-        elif report.passed:
-            tailored = candidate
-        else:
-            candidate_violations = [v.model_dump() for v in report.violations]
-            shown = "; ".join(f"{v.kind}: {v.text}" for v in report.violations[:5])
-            reasons.append(f"writer output failed grounding ({len(report.violations)} violations: {shown})")
-            codes.append("grounding_failed:" + ",".join(sorted({v.kind for v in report.violations})))
+    return state.baseline.resume, reasons, codes
+
+
+def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
+    """The result: what ships (see _decision), its grounding, match score, ATS checks and renderings."""
+    original, baseline, reqs = state.original, state.baseline, state.requirements
+    tailored, reasons, codes = _decision(state)
     final = check_grounding(original, tailored)
     title = state.job.title if state.job else None
     job_text = state.job.description if state.job else None
     before, after = match(original, reqs, title, job_text=job_text), match(tailored, reqs, title, job_text=job_text)
     tailored_md = to_markdown(tailored)
+    ats_after, docx = rendered_report(tailored)
+    rejected = [{**v.model_dump(), "attempt": i} for i, d in enumerate(state.drafts, 1) for v in d.violations]
     return {
         "request_id": state.request_id,
         "tailored_resume": tailored_md,
         "diff": resume_diff(original, tailored_md),
         "tailored_resume_json": tailored.model_dump(exclude_none=True),
+        "tailored_resume_docx_b64": base64.b64encode(docx).decode(),
         "match": {"before": before.score, "after": after.score, "matched": after.matched,
                   "missing": after.missing, "before_detail": before.model_dump(),
                   "after_detail": after.model_dump()},
         "grounding": {"passed": final.passed, "violations": [v.model_dump() for v in final.violations],
-                      "candidate_violations": candidate_violations},
+                      "candidate_violations": rejected},
+        "ats": {"before": ats_report(original, state.source).model_dump(), "after": ats_after.model_dump()},
         "degraded": bool(reasons),
         "degraded_reasons": reasons,
         "degraded_codes": codes,
+        "writer_attempts": len(state.drafts),
         "changes": baseline.changes + ([] if tailored is baseline.resume else ["summary rewritten by the writer agent"]),
         "suggestions": baseline.suggestions,
-        "review": state.crew.review.strip()[:1000] if state.crew else "",
+        "review": state.review.strip()[:1000],
         "prompt_versions": {name: p.version for name, p in prompts.items()},
         "research": state.research.model_dump() if state.research else None,
     }
@@ -210,12 +251,22 @@ def run_optimisation(settings: OptimiserSettings, request: OptimiseInput,
         with tracing.span("step parse"):
             original = parse_resume(request.resume, request.resume_format)
             job = parse_job(request.job, request.job_format)
+            source = _source(request)
         emit("parsed", {"work_entries": len(original.work), "job_title": job.title})
-        flow = _flow_class()(settings, request.request_id, original, job, emit, tracing)
+        flow = _flow_class()(settings, request.request_id, original, source, job, emit, tracing)
         flow.kickoff()
     result = flow.state.result
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
+
+
+def _source(request: OptimiseInput) -> ResumeSource:
+    """The upload's description, or one from the resume text (a JSON body): headings and dates still apply."""
+    if request.source is not None:
+        return ResumeSource.model_validate(request.source)
+    fmt = (request.resume_format or "").lower()
+    fmt = fmt if fmt in FORMATS else sniff_format(request.resume)
+    return describe(request.resume, fmt, fmt, len(request.resume.encode()))
 
 
 def _reason(exc: Exception) -> str:

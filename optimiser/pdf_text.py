@@ -23,9 +23,10 @@ CHILD_MEMORY_BYTES = 1024 * 1024 * 1024  # address space: pdfminer needs ~100 MB
 _CHILDREN = threading.BoundedSemaphore(4)
 
 
-def pdf_text(data: bytes, max_pages: int, timeout_s: float) -> str:
-    """The text of the PDF's pages ("\\n"-separated lines), or a ResumeParseError:
-    `unreadable_file` (corrupt, encrypted, too slow), `too_many_pages`, `no_text_layer`."""
+def pdf_text(data: bytes, max_pages: int, timeout_s: float) -> tuple[str, dict]:
+    """The text of the PDF's pages ("\\n"-separated lines) and its layout (`images`, `columns`: what an
+    ATS may misread), or a ResumeParseError: `unreadable_file` (corrupt, encrypted, too slow),
+    `too_many_pages`, `no_text_layer`."""
     from optimiser.parsing import ResumeParseError
 
     if not _CHILDREN.acquire(timeout=timeout_s):
@@ -48,7 +49,7 @@ def pdf_text(data: bytes, max_pages: int, timeout_s: float) -> str:
     if not text.strip():
         raise ResumeParseError("no_text_layer", "The PDF has no extractable text (a scanned image?); "
                                "upload a PDF with a text layer, a DOCX or plain text.")
-    return text
+    return text, answer["layout"]
 
 
 def _child(max_pages: int, cpu_s: int) -> dict:
@@ -59,7 +60,6 @@ def _child(max_pages: int, cpu_s: int) -> dict:
     import io
     import logging
 
-    from pdfminer.high_level import extract_text
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
     from pdfminer.pdfpage import PDFPage
 
@@ -70,11 +70,53 @@ def _child(max_pages: int, cpu_s: int) -> dict:
         if pages > max_pages:
             return {"error": "too_many_pages", "message": f"The PDF has more than {max_pages} pages."}
         pdf.seek(0)
-        return {"text": extract_text(pdf, maxpages=max_pages)}
+        return _read(pdf, max_pages)
     except (PDFPasswordIncorrect, PDFEncryptionError):
         return {"error": "unreadable_file", "message": "The PDF is encrypted; upload an unprotected copy."}
     except Exception:  # noqa: BLE001 - pdfminer raises many types on malformed input; all mean "corrupt"
         return {"error": "unreadable_file", "message": "The PDF could not be read (it may be corrupt)."}
+
+
+def _read(pdf, max_pages: int) -> dict:
+    """pdfminer's `extract_text`, in one pass with a look at each page's layout on the way."""
+    import io
+
+    from pdfminer.converter import TextConverter
+    from pdfminer.layout import LAParams
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
+    layout = {"images": 0, "columns": 1}
+
+    class Converter(TextConverter):
+        def render_image(self, name, stream):  # each image drawn (TextConverter keeps none)
+            layout["images"] += 1
+
+        def receive_layout(self, ltpage):
+            layout["columns"] = max(layout["columns"], _columns(ltpage))
+            super().receive_layout(ltpage)
+
+    resources, out = PDFResourceManager(), io.StringIO()
+    interpreter = PDFPageInterpreter(resources, Converter(resources, out, laparams=LAParams()))
+    for page in PDFPage.get_pages(pdf, maxpages=max_pages):
+        interpreter.process_page(page)
+    return {"text": out.getvalue(), "layout": layout}
+
+
+MIN_COLUMN_OVERLAP_PT = 36  # three 12 pt lines; a title and its right-aligned dates share only one
+MAX_BOXES = 300             # text boxes per page compared pairwise; a resume page has ~10-60
+
+
+def _columns(page) -> int:
+    """2 when two text boxes sit side by side (no shared x range) over at least three lines' height."""
+    from pdfminer.layout import LTTextBox
+
+    boxes = [b for b in page if isinstance(b, LTTextBox)][:MAX_BOXES]
+    for a in boxes:
+        for b in boxes:
+            if a.x1 < b.x0 and min(a.y1, b.y1) - max(a.y0, b.y0) >= MIN_COLUMN_OVERLAP_PT:
+                return 2
+    return 1
 
 
 if __name__ == "__main__":

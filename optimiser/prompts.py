@@ -29,6 +29,7 @@ class TaskText(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str
     expected_output: str
+    feedback: str = Field("", description="filled into {feedback} when the agent is asked again; {claims}: why")
 
 
 class Prompt(BaseModel):

@@ -16,6 +16,9 @@ class OptimiserSettings(BaseSettings):
     prompt_label: str = Field("production", description="label (or exact version) of the prompts to use")
     llm_timeout_s: float = Field(120.0, gt=0, description="per model call, enforced by the OpenAI client")
     optimise_timeout_s: float = Field(300.0, gt=0, description="whole synchronous optimisation")
+    # Each rewrite is one more model call (~5-10 s on the local model), inside optimise_timeout_s.
+    writer_retries: int = Field(2, ge=0, description="times the writer is asked again, with the violations "
+                                "listed, when its summary fails the grounding check")
     max_resume_bytes: int = Field(2 * 1024 * 1024, description="413 past this")
     max_job_bytes: int = Field(256 * 1024, description="413 past this")
     # A job given as a URL (optimiser/fetch.py). The bounds keep one request from holding a worker or

@@ -15,6 +15,7 @@ from optimiser.docx_text import docx_text, other_zip
 from optimiser.parsing import ResumeParseError, sniff_format
 from optimiser.pdf_text import pdf_text
 from optimiser.settings import OptimiserSettings
+from optimiser.tools.ats import ResumeSource, describe
 
 PDF_TYPES = {"application/pdf", "application/x-pdf"}
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -30,7 +31,12 @@ class ResumeText:
     text: str
     fmt: str     # what parse_resume gets: "json", "markdown" or "text"
     kind: str    # what the file was: "pdf", "docx", "json", "markdown" or "text"
-    layout: dict = field(default_factory=dict)  # DOCX: tables, text boxes, images, header/footer text (ATS)
+    layout: dict = field(default_factory=dict)  # what an ATS may misread (docx_text.py, pdf_text.py)
+    size: int = 0  # bytes as uploaded
+
+    def source(self) -> ResumeSource:
+        """What the ATS checks need to know about the file (optimiser/tools/ats.py)."""
+        return describe(self.text, self.fmt, self.kind, self.size, self.layout)
 
 
 def declared_kind(content_type: str | None, filename: str | None, resume_format: str | None) -> str | None:
@@ -52,17 +58,17 @@ def resume_text(data: bytes, settings: OptimiserSettings, content_type: str | No
         raise ResumeParseError("empty_resume", "The resume is empty.")
     declared = declared_kind(content_type, filename, resume_format)
     if b"%PDF-" in data[:1024]:
-        text = pdf_text(data, settings.max_pdf_pages, settings.file_read_timeout_s)
-        return _bounded(ResumeText(text, "text", "pdf"), settings)
+        text, layout = pdf_text(data, settings.max_pdf_pages, settings.file_read_timeout_s)
+        return _bounded(ResumeText(text, "text", "pdf", layout, len(data)), settings)
     if data.startswith(b"PK\x03\x04") and (declared == "docx" or not other_zip(data)):
         text, markdown, layout = docx_text(data)
-        return _bounded(ResumeText(text, "markdown" if markdown else "text", "docx", layout), settings)
+        return _bounded(ResumeText(text, "markdown" if markdown else "text", "docx", layout, len(data)), settings)
     if declared:
         raise ResumeParseError("unreadable_file", f"The file was sent as {declared.upper()} but is not a "
                                f"readable {declared.upper()}.")
     text = _decode(data)
     fmt = (resume_format or sniff_format(text)).lower()
-    return _bounded(ResumeText(text, fmt, fmt), settings)
+    return _bounded(ResumeText(text, fmt, fmt, size=len(data)), settings)
 
 
 def _decode(data: bytes) -> str:

@@ -7,6 +7,7 @@
     resumeopt optimise --resume F --job F|URL [--json]   (F: .pdf, .docx, .md, .txt or .json)
     resumeopt eval run --dataset NAME
     resumeopt check-grounding --original F --tailored F [--approved-skills a,b] [--json]
+    resumeopt ats check --file F [--json]
     resumeopt skills extract --text-file F [--json] | skills eval [--data F]
     resumeopt keys create|list|revoke|rotate ...
     resumeopt budgets list|limits|set|delete ...

@@ -1,8 +1,10 @@
-"""`resumeopt check-grounding` and `resumeopt skills extract|eval`: the optimiser's deterministic tools
-from a terminal. They run in this process, need no platform, model or store, and print JSON with --json.
+"""`resumeopt check-grounding`, `resumeopt ats check` and `resumeopt skills extract|eval`: the optimiser's
+deterministic tools from a terminal. They run in this process, need no platform, model or store, and print
+JSON with --json.
 
-Exit codes of check-grounding: 0 grounded, 1 violations found, 2 bad input (a file missing or not a
-resume), with `{"error": {"code", "message"}}` on stderr; argparse's own usage errors are 2 as well.
+Exit codes of check-grounding: 0 grounded, 1 violations found; of ats check: 0 no error-level issue, 1 at
+least one (the ATS may lose content); of both: 2 bad input (a file missing or not a resume), with
+`{"error": {"code", "message"}}` on stderr; argparse's own usage errors are 2 as well.
 """
 
 from __future__ import annotations
@@ -68,6 +70,44 @@ def cmd_check_grounding(args: argparse.Namespace) -> int:
     return EXIT_PASSED if report["passed"] else EXIT_VIOLATIONS
 
 
+def ats_check(path: str) -> dict:
+    """The ATS report of a resume file (PDF, DOCX, Markdown, text, JSON Resume), read as an upload is."""
+    from optimiser.parsing import ResumeParseError, parse_resume
+    from optimiser.settings import OptimiserSettings
+    from optimiser.tools.ats import ats_report
+    from optimiser.uploads import resume_text
+
+    settings = OptimiserSettings()
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(settings.max_upload_bytes + 1)
+    except FileNotFoundError:
+        raise InputError("file_not_found", f"No such file: {path}") from None
+    except OSError as exc:
+        raise InputError("unreadable_file", f"Cannot read {path}: {exc.__class__.__name__}") from None
+    try:
+        text = resume_text(data, settings, filename=path)
+        return ats_report(parse_resume(text.text, text.fmt), text.source()).model_dump()
+    except ResumeParseError as exc:
+        raise InputError(exc.code, f"{path}: {exc.message}") from None
+
+
+def cmd_ats_check(args: argparse.Namespace) -> int:
+    try:
+        report = ats_check(args.file)
+    except InputError as exc:
+        print(json.dumps({"error": {"code": exc.code, "message": exc.message}}), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        passed = sum(report["checks"].values())
+        print(f"ATS score {report['score']}/100, {passed} of {len(report['checks'])} checks passed")
+        for i in report["issues"]:
+            print(f"  {i['severity']:<8} {i['code']:<20} {i['message']}")
+    return EXIT_VIOLATIONS if any(i["severity"] == "error" for i in report["issues"]) else EXIT_PASSED
+
+
 def skills_report(text: str) -> dict:
     from optimiser.tools.skills import extract_skills
 
@@ -105,6 +145,14 @@ def add_parsers(sub) -> None:
                     help="skills the user approved adding (comma-separated, repeatable)")
     cg.add_argument("--json", action="store_true", help='print {"passed", "violations": [{"kind", "text", "where"}]}')
     cg.set_defaults(func=cmd_check_grounding)
+
+    ats = sub.add_parser("ats", help="ATS checks").add_subparsers(required=True, metavar="SUBCOMMAND")
+    ac = ats.add_parser("check", help="what an applicant tracking system may misread in a resume file (exit 1 on "
+                        "an error-level issue)")
+    ac.add_argument("--file", required=True, help="the resume: PDF, DOCX, Markdown, text or JSON Resume")
+    ac.add_argument("--json", action="store_true", help='print {"score", "issues": [{"code", "severity", '
+                    '"message"}], "checks": {code: passed}}')
+    ac.set_defaults(func=cmd_ats_check)
 
     skills = sub.add_parser("skills", help="skill extraction").add_subparsers(required=True, metavar="SUBCOMMAND")
     ex = skills.add_parser("extract", help="find taxonomy skills in a text file, with character offsets")

@@ -162,7 +162,9 @@ class ScoreIn(BaseModel):
     run_id: str = Field("", max_length=64)
     dataset: str = Field("", max_length=64)
     case_id: str = Field("", max_length=128)
-    prompt_version: str = Field("", max_length=64)
+    # The set of prompt versions behind a result, as the evaluator tags it ("job_analyst@1.0.0+resume_analyst@
+    # 1.0.0+..."): ~17 characters an agent, 66 for today's four; 256 leaves room for more agents and longer names.
+    prompt_version: str = Field("", max_length=256)
     comment: str = Field("", max_length=2000)
     score_id: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)
 

@@ -3,7 +3,9 @@
 Product code, named for what it is: it never stands in for a result we claim. It answers in OpenAI
 format with a latency drawn from a distribution, token counts from its config, and injects faults
 (5xx, 429 with Retry-After, timeout, connection reset, malformed body, stream cut mid-answer) at a
-configured rate. With a seed, the sequence of outcomes is repeatable.
+configured rate. With a seed, the sequence of outcomes is repeatable. Scripted replies answer a prompt that
+contains a given text with a given answer, so a drill can put a known answer (a fabricated one, say) in
+front of the caller and watch what it does with it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ class Latency(BaseModel):
     per_token_ms: float = Field(0.0, ge=0, description="delay between streamed tokens")
 
 
+class ScriptedReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    when: str = Field(min_length=1, description="text the request's messages contain (case-sensitive)")
+    reply: str = Field(min_length=1, description="the answer, sent as written (a token per space-separated "
+                       "word, cut at max_tokens)")
+
+
 class SimulatorSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int | None = None
@@ -45,6 +54,8 @@ class SimulatorSpec(BaseModel):
     retry_after_s: float = Field(1.0, ge=0, description="sent with injected 429s")
     completion_tokens: int = Field(16, ge=1)
     reply: str = "simulated reply"
+    replies: list[ScriptedReply] = Field(default_factory=list, description="the first whose `when` the prompt "
+                                         "contains answers instead of `reply`")
     embedding_dim: int = Field(64, ge=1, le=4096)
 
 
@@ -76,16 +87,16 @@ class SimulatedProvider:
         _raise_for(fault, self.spec, timeout, streaming=False)
         if fault == "malformed":
             raise UpstreamError("malformed", "upstream answered with a body that is not JSON")
-        usage = self._usage(body)
-        return Completion(_completion(body, self._text(usage), usage), usage)
+        text, usage = self._answer(body)
+        return Completion(_completion(body, text, usage), usage)
 
     async def stream(self, body: dict, timeout: float) -> AsyncIterator[dict]:
         fault, delay = self._draw()
         deadline = time.monotonic() + timeout
         await _sleep_within(delay, timeout)
         _raise_for(fault, self.spec, timeout, streaming=True)
-        usage = self._usage(body)
-        words = self._text(usage).split(" ")
+        text, usage = self._answer(body)
+        words = text.split(" ")
         cid, created = f"chatcmpl-sim-{uuid.uuid4().hex[:12]}", int(time.time())
         for i, word in enumerate(words):
             if fault == "stream_cut" and i == len(words) // 2:
@@ -116,15 +127,18 @@ class SimulatedProvider:
     async def aclose(self) -> None:
         return None
 
-    def _usage(self, body: dict) -> Usage:
+    def _answer(self, body: dict) -> tuple[str, Usage]:
+        """A scripted reply as written, else `reply` cycled to exactly `completion_tokens` words; one
+        simulated token a word, at most `max_tokens`."""
         prompt = prompt_text(body)
-        n = min(self.spec.completion_tokens, int(body.get("max_tokens") or self.spec.completion_tokens))
-        return Usage(estimate_tokens(prompt), n)
-
-    def _text(self, usage: Usage) -> str:
-        """Exactly `completion_tokens` words, one simulated token each."""
-        words = self.spec.reply.split() or ["ok"]
-        return " ".join(words[i % len(words)] for i in range(usage.output_tokens))
+        cap = int(body.get("max_tokens") or 0) or None
+        scripted = next((r.reply for r in self.spec.replies if r.when in prompt), None)
+        if scripted is not None:
+            words = scripted.split(" ")[:cap]  # line breaks kept: an answer in lines stays in lines
+        else:
+            cycle, n = self.spec.reply.split() or ["ok"], self.spec.completion_tokens
+            words = [cycle[i % len(cycle)] for i in range(min(n, cap or n))]
+        return " ".join(words), Usage(estimate_tokens(prompt), len(words))
 
 
 def _vector(text: str, dim: int) -> list[float]:

@@ -77,7 +77,8 @@ async def _input(form: FormData, settings: OptimiserSettings) -> OptimiseInput:
         raise GatewayError(exc.status, exc.code, exc.message, param="resume") from None
     job_text = await _job_text(job, settings) if job is not None else None
     job_text = await resolve_job(job_text, _text_field(form, "job_url"), settings)  # or fetched from job_url
-    return OptimiseInput(resume=text.text, resume_format=text.fmt, job=job_text,
+    source = await asyncio.to_thread(text.source)  # finds the headings in up to max_resume_bytes of text
+    return OptimiseInput(resume=text.text, resume_format=text.fmt, job=job_text, source=source.model_dump(),
                          job_format=_text_field(form, "job_format"),
                          **({"request_id": rid} if (rid := _text_field(form, "request_id")) else {}))
 

@@ -72,6 +72,7 @@ def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
 
 def _parse(raw: bytes) -> OptimiseInput:
     data = json_object(raw)
+    data.pop("source", None)  # what the server read from an uploaded file; a JSON body's comes from its text
     for field in ("resume", "job"):
         value = data.get(field)
         if isinstance(value, dict):  # a JSON Resume / JSON job object given inline

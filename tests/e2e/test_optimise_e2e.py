@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 RESUME = (REPO / "datasets" / "samples" / "resume.md").read_text()
 JOB = (REPO / "datasets" / "samples" / "job.txt").read_text()
-AGENTS = {"job_analyst", "writer", "reviewer"}
+AGENTS = {"job_analyst", "resume_analyst", "writer", "reviewer"}
 
 
 def test_optimisation_through_gateway_lands_in_clickhouse_with_scores(platform_factory, live_config):
@@ -39,7 +39,9 @@ def test_optimisation_through_gateway_lands_in_clickhouse_with_scores(platform_f
         assert result["match"]["after"] >= result["match"]["before"]
         if result["degraded"]:
             assert result["degraded_reasons"]
-        assert result["prompt_versions"] == {"job_analyst": "1.0.0", "writer": "1.0.0", "reviewer": "1.0.0"}
+        assert result["prompt_versions"] == {"job_analyst": "1.0.0", "resume_analyst": "1.0.0", "writer": "1.1.0",
+                                             "reviewer": "1.1.0"}
+        assert 1 <= result["writer_attempts"] <= 3  # the first draft and at most two rewrites (the default)
         assert result["research"]["status"] == "skipped"  # no SERPER_API_KEY: skipped, and said
 
         rows = httpx.get(f"{url}/api/v1/requests/{result['request_id']}/calls").json()["rows"]

@@ -63,3 +63,15 @@ def test_must_cover_reports_missing_skills():
     scores = {s.name: s for s in judge_all(result, {"must_cover": ["Python", "Kafka"]})}
     assert scores["must_cover"].value == 0.5
     assert "Kafka" in scores["must_cover"].comment
+
+
+def test_score_rows_of_a_result_fit_the_scores_api():
+    """The e2e run found this: four agents' version tag outgrew the API's 64-character prompt_version."""
+    from evaluator.runner import score_rows
+    from gateway.api.reports import ScoreIn
+
+    result = _result(load_dataset("smoke").cases[0])
+    rows = score_rows(judge_all(result, {}), result, run_id="r1", dataset="smoke", case_id="c1")
+    assert rows and rows[0]["prompt_version"].count("@") == len(result["prompt_versions"]) == 4
+    for row in rows:
+        ScoreIn.model_validate(row)

@@ -14,14 +14,16 @@ from xml.sax.saxutils import escape
 # --- PDF (ISO 32000-1: objects, a cross-reference table, a trailer) -----------------------------
 
 
-def pdf(*pages: list[str], image_page: bool = False) -> bytes:
-    """A PDF with one page per list of text lines; `image_page` adds a page that is only a picture."""
+def pdf(*pages: list[str] | tuple[list[str], list[str]], image_page: bool = False) -> bytes:
+    """A PDF with one page per list of text lines, or per pair of lists (a page of two columns side by
+    side, as a sidebar layout sets them); `image_page` adds a page that is only a picture."""
     objects: list[bytes] = [b"", b""]  # 1: catalog, 2: page tree, filled in below
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")  # 3
     kids = []
-    for lines in pages:
-        ops = "".join(f"({_pdf_string(line)}) Tj T*\n" for line in lines)
-        kids.append(_page(objects, f"BT /F1 11 Tf 14 TL 50 780 Td\n{ops}ET".encode("cp1252"), b""))
+    for page in pages:
+        columns = page if isinstance(page, tuple) else (page,)
+        text = "".join(_text_block(lines, 50 + 280 * i) for i, lines in enumerate(columns))
+        kids.append(_page(objects, text.encode("cp1252"), b""))
     if image_page:
         objects.append(b"<< /Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray "
                        b"/BitsPerComponent 8 /Length 4 >>\nstream\n\x00\xff\xff\x00\nendstream")
@@ -30,6 +32,11 @@ def pdf(*pages: list[str], image_page: bool = False) -> bytes:
     objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>".encode()
     return _assemble(objects)
+
+
+def _text_block(lines: list[str], x: int) -> str:
+    ops = "".join(f"({_pdf_string(line)}) Tj T*\n" for line in lines)
+    return f"BT /F1 11 Tf 14 TL {x} 780 Td\n{ops}ET\n"
 
 
 def _page(objects: list[bytes], content: bytes, resources: bytes) -> int:
@@ -101,6 +108,11 @@ def text_box(*lines: str) -> str:
 IMAGE_RUN = ('<w:r><w:drawing><a:blip xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
              'r:embed="rId9" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"/>'
              '</w:drawing></w:r>')
+
+
+def section(columns: int = 1) -> str:
+    """The body's closing section properties, with its text in `columns` newspaper-style columns."""
+    return f'<w:sectPr><w:cols w:num="{columns}" w:space="720"/></w:sectPr>'
 
 
 def document_xml(body: str, prolog: str = "") -> str:

@@ -4,6 +4,7 @@ cannot be read is refused with its status and JSON code before any model call.""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ import pytest
 from gateway.config import GatewayConfig
 from gateway.local_model import free_port
 from optimiser.client import PlatformClient, PlatformError
+from optimiser.docx_text import docx_text
 from optimiser.settings import OptimiserSettings
 from resumeopt.platform import create_platform_app
 from tests.optimiser.docs import docx, pdf, zip_bomb_member
@@ -124,3 +126,27 @@ def test_cli_uploads_a_pdf_resume_to_a_running_platform(platform, tmp_path):
                           "--job", str(job), "--json"], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout)["tailored_resume_json"]["work"][0]["name"] == "Acme Corp"
+
+
+def test_the_result_carries_ats_reports_of_the_upload_and_of_our_docx(platform):
+    from tests.optimiser.docs import para, table
+    from tests.optimiser.test_ats import CONTACT, resume_body
+
+    flawed = docx(resume_body(contact=False, education=table([["BSc Computer Science", "State University"]])),
+                  header=para(CONTACT))
+    result = PlatformClient(platform).optimise(flawed, JOB, filename="cv.docx")
+    before, after = result["ats"]["before"], result["ats"]["after"]
+    assert {i["code"] for i in before["issues"]} == {"table", "contact_in_header", "header_footer_text"}
+    assert before["score"] < 100 and before["checks"]["table"] is False
+    assert after["score"] == 100 and after["issues"] == [] and all(after["checks"].values())
+    rendered = docx_text(base64.b64decode(result["tailored_resume_docx_b64"]))[0]
+    assert rendered.startswith("# Jane Smith") and "jane@example.com" in rendered
+
+
+def test_a_json_bodys_ats_report_comes_from_its_text_not_from_the_client(platform):
+    forged = {"kind": "docx", "bytes": 9_000_000, "layout": {"tables": 3}, "headings": []}
+    resp = httpx.post(f"{platform}/v1/optimise", json={"resume": "\n".join(CV_LINES), "job": JOB, "source": forged},
+                      timeout=60)
+    before = resp.json()["ats"]["before"]
+    assert "table" not in before["checks"] and before["checks"]["file_too_large"] is True
+    assert before["checks"]["nonstandard_heading"] is True  # SUMMARY, EXPERIENCE, ... read from the text

@@ -23,7 +23,7 @@ from tests.support import serve
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets" / "samples"
 RESUME, JOB = (DATASETS / "resume.md").read_text(), (DATASETS / "job.txt").read_text()
-AGENTS = {"job_analyst", "writer", "reviewer"}
+AGENTS = {"job_analyst", "resume_analyst", "writer", "reviewer"}
 # The prompts name `local-smol`: served here by the simulator, with a reply the grounding check accepts.
 SIMULATED = GatewayConfig.model_validate({"default_alias": "local-smol", "models": [
     {"alias": "local-smol", "deployments": [{"name": "sim", "provider": "simulator", "model": "sim", "simulator": {

@@ -71,13 +71,15 @@ def test_docx_headings_lists_and_tables_reach_the_parser():
     assert "## Experience" in text.text and "- Cut API latency" in text.text
     _assert_jane(resume)
     assert resume.work[0].highlights == ["Cut API latency by 40% with Redis caching"]
-    assert text.layout == {"tables": 1, "text_boxes": 0, "images": 0, "header_footer_text": False}
+    assert text.layout == {"tables": 1, "text_boxes": 0, "images": 0, "header_footer_text": False,
+                           "header_footer_contact": [], "columns": 1}
 
 
 def test_docx_layout_reports_text_boxes_images_and_header_text():
     body = para("Skills", "Heading1") + para("Python", extra=text_box("Go") + IMAGE_RUN)
     text, resume = _resume(docx(para("Jane Smith", "Title") + body, header=para("jane@example.com")))
-    assert text.layout == {"tables": 0, "text_boxes": 1, "images": 1, "header_footer_text": True}
+    assert text.layout == {"tables": 0, "text_boxes": 1, "images": 1, "header_footer_text": True,
+                           "header_footer_contact": ["email"], "columns": 1}
     assert resume.basics.email == "jane@example.com"  # header text is read first: contact details live there
     assert [s.name for s in resume.skills] == ["Python", "Go"]  # the text box is read in place
 

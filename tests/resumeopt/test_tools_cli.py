@@ -1,5 +1,6 @@
-"""`resumeopt check-grounding` and `resumeopt skills extract` as a user runs them: a subprocess of the
-real CLI on files from datasets/, JSON on stdout, the documented exit codes."""
+"""`resumeopt check-grounding`, `resumeopt ats check` and `resumeopt skills extract` as a user runs them: a
+subprocess of the real CLI on files from datasets/ (or written by the test), JSON on stdout, the documented
+exit codes."""
 
 from __future__ import annotations
 
@@ -60,3 +61,27 @@ def test_skills_extract_offsets_slice_back(tmp_path):
     assert [s["text"] for s in skills] == ["Kubernetes", "k8s", "Node.js", "PostgreSQL", "communication skills"]
     assert all(text[s["start"]:s["end"]] == s["text"] for s in skills)
     assert {s["kind"] for s in skills} == {"hard", "soft"}
+
+
+def test_ats_check_reports_issues_with_codes_and_exits_1_on_an_error(tmp_path):
+    from tests.optimiser.docs import docx, para
+    from tests.optimiser.test_ats import CONTACT, resume_body
+
+    flawed, clean = tmp_path / "flawed.docx", tmp_path / "clean.docx"
+    flawed.write_bytes(docx(resume_body(contact=False), header=para(CONTACT)))
+    clean.write_bytes(docx(resume_body()))
+    out = _cli("ats", "check", "--file", str(flawed), "--json")
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    assert {i["code"] for i in report["issues"]} == {"contact_in_header", "header_footer_text"}
+    assert report["checks"]["contact_in_header"] is False and report["score"] < 100
+    out = _cli("ats", "check", "--file", str(clean))
+    assert out.returncode == 0 and out.stdout.startswith("ATS score 100/100")
+
+
+def test_ats_check_bad_input(tmp_path):
+    (tmp_path / "cv.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    for path, code in (("no-such-file.pdf", "file_not_found"), (str(tmp_path / "cv.png"), "unsupported_media_type")):
+        out = _cli("ats", "check", "--file", path, "--json")
+        assert out.returncode == 2 and out.stdout == ""
+        assert json.loads(out.stderr)["error"]["code"] == code

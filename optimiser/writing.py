@@ -1,0 +1,76 @@
+"""The writer's loop: draft a summary, check that it is grounded, and when it is not, ask the writer again
+with the rejected claims listed (the writer prompt's `feedback` text), at most `retries` more times.
+
+Only the writer is asked again: the analysts' answers do not change, and each rewrite is one model call.
+Which draft ships is the flow's decision (flow.assemble): the last one, if it passed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from pydantic import BaseModel
+
+from optimiser.resume import Resume
+from optimiser.tools.grounding import Violation, check_grounding
+
+MAX_SUMMARY_CHARS = 700
+MAX_CLAIMS = 5  # listed in the feedback: the local model's context is small, and five make the point
+
+
+class Draft(BaseModel):
+    summary: str                 # the writer's answer as a summary (summary_from); "" if unusable
+    violations: list[Violation]  # of the tailored resume with this summary, against the original
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.summary) and not self.violations
+
+
+def summary_from(text: str) -> str:
+    """The writer's answer as a summary: no headings, no quotes, at most three sentences."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not re.match(r"^[#*\s]*[A-Z][A-Za-z ]{2,30}:\s*$", ln)]
+    body = " ".join(re.sub(r"^(new |professional )?summary:\s*", "", ln, flags=re.I) for ln in lines)
+    body = body.strip().strip('"').strip()
+    sentences = re.split(r"(?<=[.!?])\s+", body)
+    return " ".join(sentences[:3])[:MAX_SUMMARY_CHARS].strip()
+
+
+def with_summary(resume: Resume, summary: str) -> Resume:
+    candidate = resume.model_copy(deep=True)
+    candidate.basics.summary = summary
+    return candidate
+
+
+def check_draft(answer: str, original: Resume, tailored: Resume) -> Draft:
+    summary = summary_from(answer)
+    if not summary:
+        return Draft(summary="", violations=[])
+    return Draft(summary=summary, violations=check_grounding(original, with_summary(tailored, summary)).violations)
+
+
+def grounded_lines(answer: str, original: Resume, tailored: Resume) -> list[str]:
+    """The lines of an agent's answer that pass the grounding check on their own. The writer copies what
+    it is handed (FACTS.md): a strength the resume analyst made up or took from the job would come back."""
+    lines = (re.sub(r"^\s*(?:[-*•]|\d{1,2}[.)])\s*", "", ln).strip() for ln in answer.splitlines())
+    return [ln for ln in lines if ln and check_draft(ln, original, tailored).passed]
+
+
+def claims(violations: list[Violation]) -> str:
+    return "; ".join(f'"{v.text}" ({v.kind})' for v in violations[:MAX_CLAIMS])
+
+
+def drafts(write: Callable[[str], str], original: Resume, tailored: Resume, feedback: str, retries: int,
+           before_rewrite: Callable[[int, list[str]], bool]) -> Iterator[Draft]:
+    """The writer's drafts: the first, then one per rewrite while a draft fails grounding and retries are
+    left. `write(feedback_text)` asks the writer; `before_rewrite(attempt, violation kinds)` runs before each
+    rewrite and may refuse it (no time left). An empty answer is not rewritten: it has no claims to correct."""
+    draft = check_draft(write(""), original, tailored)
+    yield draft
+    for attempt in range(2, retries + 2):
+        if draft.passed or not draft.summary or not before_rewrite(attempt, sorted({v.kind for v in draft.violations})):
+            return
+        draft = check_draft(write(feedback.format(claims=claims(draft.violations))), original, tailored)
+        yield draft
