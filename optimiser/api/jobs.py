@@ -14,6 +14,8 @@ import re
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from gateway.api.deps import read_body
@@ -79,6 +81,10 @@ def create_jobs_router(settings: OptimiserSettings, service: JobService, check_w
         except IdempotencyConflict as exc:
             raise GatewayError(409, "idempotency_key_reused", "This Idempotency-Key was used with a different body "
                                f"(job {exc.job_id}); use a new key for a new job", param="Idempotency-Key") from None
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise GatewayError(503, "queue_unavailable", f"The job queue is unreachable ({type(exc).__name__}); "
+                               "nothing was queued, retry later", "service_unavailable",
+                               headers={"retry-after": "5"}) from None
         body = public_view(job)
         if created and webhook and webhook.get("generated"):
             body["webhook_secret"] = webhook["secret"]  # shown once

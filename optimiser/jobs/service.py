@@ -139,7 +139,11 @@ class JobService:
                                    f"{idempotency_key}".encode()).hexdigest()[:32]
         # Inputs first: a job record never exists without its inputs (a worker may pick it up at once).
         self.runner.artifacts.put(f"jobs/{job_id}/input.json", _dumps(job_input))
-        stored, created = self.store.create(record, scope, self.settings.idempotency_ttl_s)
+        try:
+            stored, created = self.store.create(record, scope, self.settings.idempotency_ttl_s)
+        except Exception:
+            self.runner.artifacts.delete_prefix(f"jobs/{job_id}/")  # no job: leave no inputs behind
+            raise
         if not created:
             self.runner.artifacts.delete_prefix(f"jobs/{job_id}/")
             if stored.get("body_hash") != body_hash:

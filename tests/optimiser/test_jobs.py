@@ -378,3 +378,15 @@ def _dlq_cli(url, service, artifact_env):
     assert cli("purge") == {"purged": 1}
     assert cli("list")["queue"]["dead"] == 0
     assert PlatformClient(url).job(job_id)["status"] == "dead"
+
+
+def test_submission_while_redis_is_unreachable_is_a_503_that_queues_nothing(gw_settings, artifact_env):
+    port = free_port()
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    app = create_platform_app(gw_settings, SIMULATED, OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}"),
+                              jobs=JobSettings(job_queue="redis", redis_url=dead_redis, run_worker=False))
+    with serve(app, port=port) as url:
+        resp = httpx.post(f"{url}/v1/jobs", json={"resume": RESUME, "job": JOB}, timeout=30)
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "queue_unavailable"
+        assert resp.headers["retry-after"] == "5"
+        assert app.state.jobs.runner.artifacts.list("jobs/") == []  # its inputs were not left behind
