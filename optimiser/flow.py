@@ -137,7 +137,8 @@ def _flow_class():
                                 state.original, state.baseline.resume, self._prompts["writer"].task.feedback,
                                 self._settings.writer_retries, self._before_rewrite):
                 state.drafts.append(draft)
-            state.review = agents.run("reviewer", {**inputs, "new_summary": state.drafts[-1].summary or "(none)"})
+            if self._time_for(calls=1):  # the reviewer is advisory: late, it is skipped, not waited for
+                state.review = agents.run("reviewer", {**inputs, "new_summary": state.drafts[-1].summary or "(none)"})
 
         def _write(self, agents: Agents, inputs: dict[str, str]) -> str:
             began = time.monotonic()
@@ -146,10 +147,13 @@ def _flow_class():
             finally:
                 self._writer_s = time.monotonic() - began
 
+        def _time_for(self, calls: int) -> bool:
+            """Whether `calls` more model calls, each as long as the writer's last, end before the deadline:
+            past it the caller has had its 504, and the work would be read by nobody."""
+            return time.monotonic() + calls * self._writer_s <= self._deadline
+
         def _before_rewrite(self, attempt: int, kinds: list[str]) -> bool:
-            # A rewrite and then the reviewer take about two writer calls: past the optimisation's deadline
-            # the caller has had its 504, and the rewrite would be work nobody reads.
-            if time.monotonic() + 2 * self._writer_s > self._deadline:
+            if not self._time_for(calls=2):  # the rewrite, then the reviewer
                 self.state.out_of_time = True
                 return False
             # Kinds only: the violations' text quotes the draft, and progress events are logged.

@@ -112,7 +112,7 @@ def test_grounded_lines_drop_what_the_resume_does_not_say():
     assert grounded_lines(answer, original, original) == ["Python, Django and Flask", "Code reviews"]
 
 
-def test_no_rewrite_starts_that_would_end_past_the_optimisation_deadline(gw_settings):
+def test_no_rewrite_or_review_starts_that_would_end_past_the_optimisation_deadline(gw_settings):
     port = free_port()
     app = create_platform_app(gw_settings, _config([{"when": WRITER_TASK, "reply": FABRICATED}]),
                               OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}"))
@@ -125,3 +125,4 @@ def test_no_rewrite_starts_that_would_end_past_the_optimisation_deadline(gw_sett
     assert result["writer_attempts"] == 1 and result["degraded"] is True
     assert result["degraded_codes"] == ["grounding_failed:number", "rewrite_out_of_time"]
     assert "rewrite" not in [stage for stage, _ in events]
+    assert result["review"] == ""  # the reviewer is advisory: skipped, not waited for
