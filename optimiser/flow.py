@@ -83,6 +83,18 @@ def resume_facts(resume: Resume) -> str:
     return " ".join(parts)
 
 
+def crew_inputs(original: Resume, job: Job, requirements: list[Any]) -> dict[str, str]:
+    """The agents' task placeholders (`{job}`, `{matched_skills}`, `{summary}`, `{facts}` in prompts/):
+    also what `resumeopt eval export-promptfoo` fills them with, so promptfoo sees what the crew sees."""
+    matched = match(original, requirements, job.title).matched
+    return {
+        "job": job.description[:4000],
+        "matched_skills": ", ".join(matched[:8]) or "the skills listed in the resume",
+        "summary": original.basics.summary or "(none)",
+        "facts": resume_facts(original),
+    }
+
+
 @lru_cache(maxsize=1)
 def _flow_class():
     import_crewai()  # heavy, deferred to first use, under the import lock
@@ -127,14 +139,7 @@ def _flow_class():
             self._progress("checked", {"degraded": self.state.result["degraded"]})
 
         def _crew_inputs(self) -> dict[str, str]:
-            original = self.state.original
-            matched = match(original, self.state.requirements, self.state.job.title).matched
-            return {
-                "job": self.state.job.description[:4000],
-                "matched_skills": ", ".join(matched[:8]) or "the skills listed in the resume",
-                "summary": original.basics.summary or "(none)",
-                "facts": resume_facts(original),
-            }
+            return crew_inputs(self.state.original, self.state.job, self.state.requirements)
 
     return OptimiseFlow
 
