@@ -9,6 +9,7 @@
 #      the clone, so later clones and CI install it in seconds. uv's own sdist cache was seen to
 #      rebuild it (~5 min) on every fresh clone here, hence our own cache.
 #   4. this project, editable
+#   5. promptfoo (Node) from its own lock, with its own stamp: deploy/setup_promptfoo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ STAMP=.venv/.resumeopt-lock.sha
 CMAKE_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 WHEELS=${RESUMEOPT_WHEEL_CACHE:-$HOME/.cache/resumeopt/wheels}/llama-$(echo "$CMAKE_FLAGS" | sha256sum | cut -c1-12)
 want=$(cat deps/requirements.lock pyproject.toml deps/bootstrap.lock deploy/bootstrap.sh | sha256sum | cut -d' ' -f1)
+
+deploy/setup_promptfoo.sh  # before the early exit below: its lock changes without the Python side's
 
 if [[ -f $STAMP && $(cat "$STAMP") == "$want" && -x .venv/bin/resumeopt ]]; then
   exit 0

@@ -81,6 +81,20 @@ def resume_facts(resume: Resume) -> str:
     return " ".join(parts)
 
 
+def crew_inputs(original: Resume, job: Job, requirements: list[Any]) -> dict[str, str]:
+    """The agents' task placeholders (`{job}`, `{matched_skills}`, `{summary}`, `{facts}` in prompts/):
+    also what `resumeopt eval export-promptfoo` fills them with, so promptfoo sees what the crew sees."""
+    matched = match(original, requirements, job.title).matched
+    return {
+        "job": job.description[:4000],
+        "matched_skills": ", ".join(matched[:8]) or "the skills listed in the resume",
+        "summary": original.basics.summary or "(none)",
+        "facts": resume_facts(original),
+        # filled later in the run (the analysts' answers, the grounding feedback for a rewrite)
+        "requirements": "", "strengths": "", "feedback": "", "new_summary": "",
+    }
+
+
 @lru_cache(maxsize=1)
 def _flow_class():
     import_crewai()  # heavy, deferred to first use, under the import lock
@@ -161,15 +175,7 @@ def _flow_class():
             return True
 
         def _crew_inputs(self) -> dict[str, str]:
-            original = self.state.original
-            matched = match(original, self.state.requirements, self.state.job.title).matched
-            return {
-                "job": self.state.job.description[:4000],
-                "matched_skills": ", ".join(matched[:8]) or "the skills listed in the resume",
-                "summary": original.basics.summary or "(none)",
-                "facts": resume_facts(original),
-                "requirements": "", "strengths": "", "feedback": "", "new_summary": "",
-            }
+            return crew_inputs(self.state.original, self.state.job, self.state.requirements)
 
     return OptimiseFlow
 

@@ -12,6 +12,7 @@
     resumeopt keys create|list|revoke|rotate ...
     resumeopt budgets list|limits|set|delete ...
     resumeopt report cost|top-spenders|anomalies|health|burndown [--from D] [--to D] [--by ...] [--format csv|json|table]
+    resumeopt eval export-promptfoo [--dataset NAME] [--prompt LABEL] [--out DIR] [--gateway URL]
 """
 
 from __future__ import annotations
@@ -312,6 +313,9 @@ def _parser() -> argparse.ArgumentParser:
 
     admin_cli.add_parsers(sub, _admin)
     tools_cli.add_parsers(sub)
+    from resumeopt.promptfoo_cli import add_export_parser  # `eval export-promptfoo`, in a module of its own
+
+    add_export_parser(ev)
     return p
 
 
