@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from evaluator.datasets import Case
 from evaluator.judges import Score, judge_all
 from evaluator.registry import resolve
-from optimiser.agents import CrewOutputs
-from optimiser.flow import MAX_SUMMARY_CHARS, OptimiseState, assemble
+from optimiser.flow import OptimiseState, assemble
+from optimiser.writing import MAX_SUMMARY_CHARS, check_draft
 from optimiser.parsing import parse_job, parse_resume
 from optimiser.resume import Job, Resume
 from optimiser.tools.matching import Evidence
@@ -67,10 +67,10 @@ def coverable_skills(case: Case, inputs: CaseInputs) -> list[str]:
 def grounding_result(case: Case, inputs: CaseInputs, output: str) -> tuple[dict, list[Score]]:
     """The optimisation result the flow would return with `output` as the writer's answer, and its scores
     (no prompt versions: they label a result, no judge reads them)."""
+    baseline = deterministic_tailor(inputs.original, inputs.requirements)
     state = OptimiseState(request_id="promptfoo", original=inputs.original, job=inputs.job,
-                          requirements=inputs.requirements,
-                          baseline=deterministic_tailor(inputs.original, inputs.requirements),
-                          crew=CrewOutputs(requirements="", summary=output, review=""))
+                          requirements=inputs.requirements, baseline=baseline,
+                          drafts=[check_draft(output, inputs.original, baseline.resume)])
     result = assemble(state, {})
     return result, judge_all(result, case.expect.model_dump(), resolve(None))
 

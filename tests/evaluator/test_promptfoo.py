@@ -21,6 +21,7 @@ from evaluator.promptfoo.export import PROMPTFOO_BIN, offline_env
 from evaluator.promptfoo.judging import judge_writer_output
 from gateway.app import create_app
 from gateway.config import GatewayConfig
+from optimiser.prompts import load_prompt
 from tests.support import serve
 
 # Names Python, Docker and PostgreSQL: grounded for the John Doe CV (which lists all three), a new skill
@@ -93,7 +94,7 @@ def test_promptfoo_through_the_gateway_agrees_with_our_judges(gateway, tmp_path)
                                   "FROM {db}.model_calls WHERE request_id = {rid:String}", {"rid": request_id})
     assert len(calls) == len(cases)
     assert {(c["agent"], c["prompt_name"], c["prompt_version"], c["model_alias"], c["status"]) for c in calls} == {
-        ("promptfoo", "writer", "1.0.0", "local-smol", "ok")}
+        ("promptfoo", "writer", load_prompt("writer", "production").version, "local-smol", "ok")}
 
 
 @pytest.mark.parametrize("args, code, names", [
