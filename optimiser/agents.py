@@ -16,9 +16,10 @@ import json
 import os
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 from gateway.tracing import Tracing
-from optimiser.prompts import Prompt, load_prompt
+from optimiser.prompts import PROMPTS_DIR, Prompt, load_prompt
 from optimiser.settings import OptimiserSettings
 from optimiser.tracing import gateway_call_spans, traced_agent
 
@@ -40,8 +41,8 @@ def import_crewai():
         return crewai
 
 
-def prompt_set(label: str) -> dict[str, Prompt]:
-    return {name: load_prompt(name, label) for name in AGENTS}
+def prompt_set(label: str, root: Path = PROMPTS_DIR) -> dict[str, Prompt]:
+    return {name: load_prompt(name, label, root) for name in AGENTS}
 
 
 class Agents:

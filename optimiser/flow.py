@@ -94,7 +94,7 @@ def _flow_class():
             self._settings, self._progress, self._tracing = settings, progress, tracing
             self._deadline, self._writer_s = time.monotonic() + settings.optimise_timeout_s, 0.0
             self._inputs = (request_id, original, source, job)
-            self._prompts = prompt_set(settings.prompt_label)
+            self._prompts = prompt_set(settings.prompt_label, settings.prompts_dir)
 
         @start()
         def analyse(self) -> None:

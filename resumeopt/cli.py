@@ -12,6 +12,7 @@
     resumeopt keys create|list|revoke|rotate ...
     resumeopt budgets list|limits|set|delete ...
     resumeopt report cost|top-spenders|anomalies|health|burndown [--from D] [--to D] [--by ...] [--format csv|json|table]
+    resumeopt prompts list [--name N] | show NAME REF | diff NAME REF_A REF_B | promote NAME VERSION --label L [--reason R]
 """
 
 from __future__ import annotations
@@ -312,6 +313,9 @@ def _parser() -> argparse.ArgumentParser:
 
     admin_cli.add_parsers(sub, _admin)
     tools_cli.add_parsers(sub)
+    from resumeopt import prompts_cli  # `prompts ...`, in a module of its own
+
+    prompts_cli.add_parsers(sub)
     return p
 
 

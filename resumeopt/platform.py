@@ -39,6 +39,7 @@ def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: Optimis
 
     hooks = Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing)
     app.include_router(create_router(opt, hooks))
+    _add_evaluation(app, opt)
     service = _add_jobs(app, opt, hooks, jobs or JobSettings())
     from resumeopt.gdpr import create_gdpr_router
 
@@ -71,6 +72,13 @@ def _add_jobs(app: FastAPI, opt: OptimiserSettings, hooks: Hooks, settings: JobS
 
     app.router.lifespan_context = lifespan
     return service
+
+
+def _add_evaluation(app: FastAPI, opt: OptimiserSettings) -> None:
+    """Prompt promotion (admin)."""
+    from optimiser.api.prompts import create_prompts_router
+
+    app.include_router(create_prompts_router(opt))
 
 
 async def _sweep_artifacts(artifacts, every_s: float = 3600.0) -> None:
