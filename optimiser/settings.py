@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from optimiser.prompts import PROMPTS_DIR
 
+EXPERIMENTS_FILE = PROMPTS_DIR.parent / "deploy" / "experiments.yaml"
+
 
 class OptimiserSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RESUMEOPT_", extra="ignore")
@@ -18,6 +20,8 @@ class OptimiserSettings(BaseSettings):
     gateway_api_key: str = Field("local", description="bearer key the optimiser presents to the gateway")
     prompt_label: str = Field("production", description="label (or exact version) of the prompts to use")
     prompts_dir: Path = Field(PROMPTS_DIR, description="the prompt registry (prompts/<name>/<version>.yaml)")
+    experiments_path: Path = Field(EXPERIMENTS_FILE, description="prompt experiments (optimiser/experiments.py); "
+                                   "a missing file means none")
     llm_timeout_s: float = Field(120.0, gt=0, description="per model call, enforced by the OpenAI client")
     optimise_timeout_s: float = Field(300.0, gt=0, description="whole synchronous optimisation")
     # Each rewrite is one more model call (~5-10 s on the local model), inside optimise_timeout_s.

@@ -21,6 +21,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import queries
 from gateway.tracing import Tracing
 from optimiser.api.optimise import Hooks, create_router
+from optimiser.experiments import Experiments, subject_of
 from optimiser.jobs.settings import JobSettings
 from optimiser.settings import OptimiserSettings
 from resumeopt.credentials import ensure_admin_key
@@ -37,7 +38,9 @@ def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: Optimis
         writer.flush(timeout=10)  # the flow's calls may still sit in the writer's batch
         return queries.usage_for_request(store, request_id, team)
 
-    hooks = Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing)
+    experiments = Experiments.load(opt.experiments_path, opt.prompts_dir)  # invalid: the platform does not start
+    hooks = Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing,
+                  arms=lambda p: experiments.choose(subject_of(p.user_id, p.team, p.subject)))
     app.include_router(create_router(opt, hooks))
     _add_evaluation(app, opt)
     service = _add_jobs(app, opt, hooks, jobs or JobSettings())
@@ -55,7 +58,7 @@ def _add_jobs(app: FastAPI, opt: OptimiserSettings, hooks: Hooks, settings: JobS
 
     service = JobService(settings, runner_for(opt, hooks))
     app.state.jobs = service
-    app.include_router(create_jobs_router(opt, service, service.runner.check_webhook_url))
+    app.include_router(create_jobs_router(opt, service, service.runner.check_webhook_url, hooks.arms))
     inner = app.router.lifespan_context
 
     @asynccontextmanager
