@@ -30,7 +30,9 @@ log = logging.getLogger("resumeopt.platform")
 
 
 def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: OptimiserSettings,
-                        tracing: Tracing | None = None, jobs: JobSettings | None = None) -> FastAPI:
+                        tracing: Tracing | None = None, jobs: JobSettings | None = None,
+                        online=None) -> FastAPI:
+    """`online`: an evaluator.online.OnlineEvaluator (default: from RESUMEOPT_ONLINE_EVAL_*)."""
     app = create_app(gw, config, tracing)
     store, writer = app.state.store, app.state.writer
 
@@ -39,10 +41,11 @@ def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: Optimis
         return queries.usage_for_request(store, request_id, team)
 
     experiments = Experiments.load(opt.experiments_path, opt.prompts_dir)  # invalid: the platform does not start
-    hooks = Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing,
+    online = _add_online(app, opt, online)
+    hooks = Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing, finished=online.offer,
                   arms=lambda p: experiments.choose(subject_of(p.user_id, p.team, p.subject)))
     app.include_router(create_router(opt, hooks))
-    _add_evaluation(app, opt)
+    _add_evaluation(app, opt, experiments)
     service = _add_jobs(app, opt, hooks, jobs or JobSettings())
     from resumeopt.gdpr import create_gdpr_router
 
@@ -77,10 +80,36 @@ def _add_jobs(app: FastAPI, opt: OptimiserSettings, hooks: Hooks, settings: JobS
     return service
 
 
-def _add_evaluation(app: FastAPI, opt: OptimiserSettings) -> None:
-    """Prompt promotion (admin)."""
+def _add_online(app: FastAPI, opt: OptimiserSettings, online=None):
+    """The online evaluator: its scoring threads run while the app does, stopped (queue drained) before
+    the store writer they emit to; its counts on /metrics."""
+    from evaluator.online import OnlineEvaluator, OnlineMetrics
+    from evaluator.registry import JudgeContext
+
+    online = online or OnlineEvaluator.from_settings(ctx=JudgeContext(opt.gateway_url, opt.gateway_api_key))
+    app.state.online = online
+    app.state.metrics.registry.register(OnlineMetrics(online))
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI):
+        async with inner(a) as state:
+            online.start(a.state.writer.emit)
+            try:
+                yield state
+            finally:
+                await asyncio.to_thread(online.stop)
+
+    app.router.lifespan_context = lifespan
+    return online
+
+
+def _add_evaluation(app: FastAPI, opt: OptimiserSettings, experiments: Experiments) -> None:
+    """Feedback and prompt promotion (admin)."""
+    from evaluator.api import create_eval_router
     from optimiser.api.prompts import create_prompts_router
 
+    app.include_router(create_eval_router())
     app.include_router(create_prompts_router(opt))
 
 

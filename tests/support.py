@@ -153,15 +153,15 @@ SIMULATED_MODEL = {"default_alias": "local-smol", "models": [
 
 
 @contextlib.contextmanager
-def simulated_platform(gw_settings, **optimiser: object) -> Iterator[tuple[str, object]]:
+def simulated_platform(gw_settings, online=None, **optimiser: object) -> Iterator[tuple[str, object]]:
     """(url, app): the whole platform in-process on a loopback port, the simulator as the model;
-    `optimiser`: OptimiserSettings fields (prompts_dir, ...)."""
+    `optimiser`: OptimiserSettings fields (prompts_dir, experiments_path, ...); `online`: its evaluator."""
     from gateway.config import GatewayConfig
     from optimiser.settings import OptimiserSettings
     from resumeopt.platform import create_platform_app
 
     port = free_port()
     opt = OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}", **optimiser)
-    app = create_platform_app(gw_settings, GatewayConfig.model_validate(SIMULATED_MODEL), opt)
+    app = create_platform_app(gw_settings, GatewayConfig.model_validate(SIMULATED_MODEL), opt, online=online)
     with serve(app, port=port) as url:
         yield url, app
