@@ -1,15 +1,18 @@
 """The evaluator's HTTP surface in the platform: users' feedback on an optimisation (`POST /v1/feedback`,
-stored as a score). The store is the platform's, so it runs there."""
+stored as a score) and the comparison of a prompt experiment's arms on live traffic
+(`GET /api/v1/eval/experiments/{name}`). The store is the platform's, so both run there."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Literal, get_args
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from evaluator.arms import RESAMPLES, compare
 from evaluator.runner import prompt_version_tag
 from gateway.api.deps import StoreDep, WriterDep
 from gateway.auth.gate import PrincipalDep, allow, team_filter
@@ -29,7 +32,8 @@ class FeedbackIn(BaseModel):
     comment: str = Field("", max_length=1000, description="free text; contact details are redacted before it is kept")
 
 
-def create_eval_router() -> APIRouter:
+def create_eval_router(baseline_of: Callable[[str], str | None] = lambda name: None) -> APIRouter:
+    """`baseline_of(experiment)`: the arm the others are compared with (the configured first arm)."""
     router = APIRouter()
 
     @router.post("/v1/feedback", status_code=202, **allow("admin", "engineer", "consumer"))
@@ -42,6 +46,23 @@ def create_eval_router() -> APIRouter:
         row = feedback_row(body, seen["team"], prompt_version_tag(seen["prompt_versions"]), principal.subject)
         writer.emit("scores", row)
         return {"accepted": True, "score_id": row["score_id"], "request_id": body.request_id}
+
+    @router.get("/api/v1/eval/experiments/{name}", **allow("admin", "engineer"))
+    def experiment_report(name: str, store: StoreDep, writer: WriterDep, principal: PrincipalDep,
+                          start: date | None = Query(None, alias="from"), end: date | None = Query(None, alias="to"),
+                          team: str | None = Query(None, max_length=128, description="admin: one team; others: their own"),
+                          resamples: int = Query(RESAMPLES, ge=100, le=20_000)):
+        if start and end and start > end:
+            raise GatewayError(422, "invalid_request", "'from' is after 'to'", param="from")
+        writer.flush(timeout=10)
+        own = team_filter(principal, team)
+        scores = queries.arm_scores(store, name, start, end, own)
+        costs = queries.arm_costs(store, name, start, end, own)
+        baseline = baseline_of(name)
+        if not costs and baseline is None:
+            raise GatewayError(404, "experiment_not_found", "No experiment of this name is configured or has traffic")
+        return {"experiment": name, "from": start, "to": end, "team": own,
+                **compare(scores, costs, baseline, resamples)}
 
     return router
 

@@ -13,6 +13,7 @@
     resumeopt budgets list|limits|set|delete ...
     resumeopt report cost|top-spenders|anomalies|health|burndown [--from D] [--to D] [--by ...] [--format csv|json|table]
     resumeopt prompts list [--name N] | show NAME REF | diff NAME REF_A REF_B | promote NAME VERSION --label L [--reason R]
+    resumeopt eval arms --experiment NAME [--from D] [--to D] [--team T] [--json]
 """
 
 from __future__ import annotations
@@ -313,9 +314,10 @@ def _parser() -> argparse.ArgumentParser:
 
     admin_cli.add_parsers(sub, _admin)
     tools_cli.add_parsers(sub)
-    from resumeopt import prompts_cli  # `prompts ...`, in a module of its own
+    from resumeopt import arms_cli, prompts_cli  # `prompts ...` and `eval arms`, each in a module of its own
 
     prompts_cli.add_parsers(sub)
+    arms_cli.add_parsers(sub, _admin)
     return p
 
 

@@ -105,11 +105,15 @@ def _add_online(app: FastAPI, opt: OptimiserSettings, online=None):
 
 
 def _add_evaluation(app: FastAPI, opt: OptimiserSettings, experiments: Experiments) -> None:
-    """Feedback and prompt promotion (admin)."""
+    """Feedback, the experiments' comparison, and prompt promotion (admin)."""
     from evaluator.api import create_eval_router
     from optimiser.api.prompts import create_prompts_router
 
-    app.include_router(create_eval_router())
+    def baseline_of(name: str) -> str | None:
+        found = experiments.get(name)
+        return found.arms[0].key if found else None
+
+    app.include_router(create_eval_router(baseline_of))
     app.include_router(create_prompts_router(opt))
 
 

@@ -4,6 +4,7 @@ every one of its model calls, on its optimisations row and in its result, for sy
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections import Counter
@@ -21,7 +22,8 @@ from optimiser.prompt_registry import promote
 from optimiser.prompts import PROMPTS_DIR, PromptNotFound
 from tests.conftest import ADMIN_KEY
 from tests.optimiser.test_jobs import JOB, RESUME
-from tests.support import simulated_platform
+from tests.resumeopt.test_prompts_cli import cli
+from tests.support import simulated_platform, wait_for
 
 SPLIT = Experiment.model_validate({"name": "writer-split", "prompt": "writer",
                                    "arms": [{"ref": "1.1.0", "weight": 90}, {"ref": "1.0.0", "weight": 10}]})
@@ -93,13 +95,17 @@ ARMS = [{"ref": "1.1.0", "weight": 50}, {"ref": "1.0.0", "weight": 50}]
 
 @pytest.fixture(scope="module")
 def live(data_dir, tmp_path_factory):
-    """(url, app, {arm: user key}): the secured platform with one writer experiment, and a consumer of team
-    acme in each arm."""
+    """(url, app, {arm: user key}): the secured platform with one writer experiment, every result scored
+    online, and a consumer of team acme in each arm."""
+    from evaluator.online import OnlineEvalSettings, OnlineEvaluator
+    from evaluator.registry import resolve
+
     path = tmp_path_factory.mktemp("experiments") / "experiments.yaml"
     path.write_text(yaml.safe_dump({"experiments": [{"name": EXPERIMENT, "prompt": "writer", "arms": ARMS}]}))
     gw = GatewaySettings(data_dir=data_dir, store_database=f"t_{uuid.uuid4().hex[:10]}", writer_flush_interval_s=0.05,
                          auth="required", admin_key=ADMIN_KEY)
-    with simulated_platform(gw, experiments_path=path) as (url, app):
+    online = OnlineEvaluator(OnlineEvalSettings(share=1.0), resolve(None))
+    with simulated_platform(gw, online=online, experiments_path=path) as (url, app):
         experiment = Experiment.model_validate({"name": EXPERIMENT, "prompt": "writer", "arms": ARMS})
         users: dict[str, str] = {}
         for i in range(64):
@@ -149,4 +155,46 @@ def test_a_job_runs_the_arm_chosen_when_it_was_submitted(live):
     calls = _rows(app, "SELECT experiments FROM {db}.model_calls FINAL WHERE request_id = {rid:String}",
                   result["request_id"])
     assert calls and all(c["experiments"] == {EXPERIMENT: arm} for c in calls)
+    wait_for(lambda: _rows(app, "SELECT name FROM {db}.scores FINAL WHERE request_id = {rid:String} "
+                                "AND dataset = 'online' AND team = 'acme'", result["request_id"]),
+             timeout=30, what="the job's online scores")
 
+
+def test_eval_arms_compares_the_arms_online_scores_feedback_and_cost(live):
+    url, app, users = live
+    results = {arm: PlatformClient(url, key).optimise(RESUME, JOB) for arm, key in users.items()}
+    feedback = httpx.post(f"{url}/v1/feedback", json={"request_id": results["1.0.0"]["request_id"], "rating": "down",
+                                                       "reason": "too_long"}, headers=_bearer(users["1.0.0"]))
+    assert feedback.status_code == 202, feedback.text
+    engineer = _key(url, "acme", "engineer")
+
+    def scored() -> dict | None:
+        resp = httpx.get(f"{url}/api/v1/eval/experiments/{EXPERIMENT}", headers=_bearer(engineer), timeout=30)
+        assert resp.status_code == 200, resp.text
+        data = resp.json()
+        arms = {a["arm"]: a for a in data["arms"]}
+        ready = set(arms) == set(users) and all("match_after" in a["metrics"] for a in arms.values())
+        return data if ready and "user_feedback" in arms["1.0.0"]["metrics"] else None
+
+    data = wait_for(scored, timeout=30, what="online scores of both arms")
+    arms = {a["arm"]: a for a in data["arms"]}
+    assert data["baseline"] == "1.1.0" and data["team"] == "acme"  # the configured first arm; an engineer's own team
+    assert arms["1.0.0"]["metrics"]["user_feedback"]["mean"] == 0.0
+    for arm in arms.values():
+        assert arm["optimisations"] >= 1 and float(arm["cost_per_optimisation_usd"]) > 0  # the priced simulator
+    diffs = {d["metric"]: d for d in data["differences"]}
+    assert {d["arm"] for d in data["differences"]} == {"1.0.0"} and {"match_after", "cost_usd"} <= set(diffs)
+    assert diffs["match_after"]["n"][0] >= 1 and diffs["match_after"]["diff"] is not None
+
+    out = cli("eval", "arms", "--experiment", EXPERIMENT, "--json",
+              env={"RESUMEOPT_PLATFORM_URL": url, "RESUMEOPT_API_KEY": engineer})
+    assert out.returncode == 0, out.stderr
+    assert {a["arm"] for a in json.loads(out.stdout)["arms"]} == set(users)
+    missing = httpx.get(f"{url}/api/v1/eval/experiments/no-such", headers=_bearer(engineer))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "experiment_not_found"
+    consumer = httpx.get(f"{url}/api/v1/eval/experiments/{EXPERIMENT}", headers=_bearer(users["1.0.0"]))
+    assert consumer.status_code == 403
+
+
+def _bearer(key: str) -> dict:
+    return {"authorization": f"Bearer {key}"}
