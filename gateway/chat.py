@@ -164,7 +164,8 @@ class ChatService:
         """The semantic cache's embedding: the caller's own call through the embeddings path (attributed
         `tool=semantic-cache`, costed and budgeted like any other), or None if it cannot be had."""
         who = Attribution(ctx.who.request_id, trace_id=ctx.who.trace_id, job_id=ctx.who.job_id, agent=ctx.who.agent,
-                          tool="semantic-cache", team=ctx.who.team, user_id=ctx.who.user_id, key_id=ctx.who.key_id)
+                          tool="semantic-cache", team=ctx.who.team, user_id=ctx.who.user_id, key_id=ctx.who.key_id,
+                          experiments=ctx.who.experiments)
         child = CallContext(who=who, alias=alias, deadline=ctx.deadline, principal=ctx.principal,
                             limits=ctx.limits, started=time.perf_counter(), prompt=text[:32_000])
         body = {"model": alias, "input": child.prompt}

@@ -2,11 +2,13 @@
 
 Callers attribute their calls with headers, so cost can be read per request, job, agent and prompt:
 `x-request-id` (the caller's request: every agent call of one optimisation shares it), `x-job-id`,
-`x-agent`, `x-tool`, `x-prompt-name`, `x-prompt-version`, W3C `traceparent`.
+`x-agent`, `x-tool`, `x-prompt-name`, `x-prompt-version`, `x-experiment` (the prompt experiments' arms the
+request runs: `name=arm` pairs, comma-separated), W3C `traceparent`.
 """
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +37,7 @@ class Attribution:
     key_id: str = ""
     prompt_name: str = ""
     prompt_version: str = ""
+    experiments: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_headers(cls, headers: Headers) -> Attribution:
@@ -46,6 +49,7 @@ class Attribution:
             tool=_clean(headers.get("x-tool")),
             prompt_name=_clean(headers.get("x-prompt-name")),
             prompt_version=_clean(headers.get("x-prompt-version")),
+            experiments=experiments(headers.get("x-experiment")),
         )
 
 
@@ -90,7 +94,7 @@ class CallRecord:
             "job_id": a.job_id, "agent": a.agent, "tool": a.tool, "team": a.team, "user_id": a.user_id,
             "key_id": a.key_id,
             "model_alias": self.model_alias, "deployment": self.deployment, "provider": self.provider,
-            "prompt_name": a.prompt_name, "prompt_version": a.prompt_version,
+            "prompt_name": a.prompt_name, "prompt_version": a.prompt_version, "experiments": a.experiments,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "usage_estimated": self.usage_estimated, "cost_usd": self.cost_usd, "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms, "stream": self.stream, "cache_hit": self.cache_hit,
@@ -109,6 +113,22 @@ def _clean(value: str | None, limit: int = 128) -> str:
     if not value:
         return ""
     return "".join(ch for ch in value[:limit] if 32 <= ord(ch) < 127)
+
+
+MAX_EXPERIMENTS = 8  # a request runs a few experiments at most; the header is not a place to store data
+# The alphabet of experiment and arm names (optimiser/experiments.py NAME_RE). Anything else is left out: a
+# key such as "$dec" would be read back from the telemetry stream as a tagged value (gateway/store/stream.py).
+_EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def experiments(value: str | None) -> dict[str, str]:
+    """`x-experiment: name=arm,name=arm` as a map; malformed pairs are left out."""
+    out: dict[str, str] = {}
+    for pair in _clean(value, 1024).split(",")[:MAX_EXPERIMENTS]:
+        name, _, arm = (part.strip() for part in pair.partition("="))
+        if _EXPERIMENT_NAME.match(name) and _EXPERIMENT_NAME.match(arm):
+            out[name] = arm
+    return out
 
 
 def _trace_id(traceparent: str | None) -> str:

@@ -15,10 +15,11 @@ import base64
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from gateway.tracing import Tracing
-from optimiser.prompts import Prompt, load_prompt
+from optimiser.prompts import PROMPTS_DIR, Prompt, load_prompt
 from optimiser.settings import OptimiserSettings
 from optimiser.tracing import gateway_call_spans, traced_agent
 
@@ -40,21 +41,26 @@ def import_crewai():
         return crewai
 
 
-def prompt_set(label: str) -> dict[str, Prompt]:
-    return {name: load_prompt(name, label) for name in AGENTS}
+def prompt_set(label: str, refs: Mapping[str, str] | None = None, root: Path = PROMPTS_DIR) -> dict[str, Prompt]:
+    """Each agent's prompt at `label`, or at its own ref in `refs` (an experiment's arm)."""
+    refs = refs or {}
+    return {name: load_prompt(name, refs.get(name, label), root) for name in AGENTS}
 
 
 class Agents:
     """The agents of one optimisation: built once, each run as often as the flow asks."""
 
     def __init__(self, settings: OptimiserSettings, prompts: dict[str, Prompt], request_id: str,
-                 personal: Iterable[str] = (), tracing: Tracing | None = None):
+                 personal: Iterable[str] = (), tracing: Tracing | None = None, experiments: str = ""):
         self._crewai = import_crewai()  # ~5 s import: only when agents actually run
         tracing = tracing or Tracing()
         # The gateway redacts these from any prompt or completion it keeps (x-resumeopt-redact, never stored).
         redact = base64.urlsafe_b64encode(json.dumps(list(personal)[:50]).encode()).decode().rstrip("=")
         self._prompts = prompts
-        self._agents = {name: _agent(settings, p, request_id, redact, tracing) for name, p in prompts.items()}
+        # `experiments` (the x-experiment header, name=arm,...) goes on every call, whichever prompt it varies
+        ids = {"x-request-id": request_id, "x-resumeopt-redact": redact,
+               **({"x-experiment": experiments} if experiments else {})}
+        self._agents = {name: _agent(settings, p, ids, tracing) for name, p in prompts.items()}
 
     def run(self, name: str, inputs: dict[str, str]) -> str:
         """The agent's answer to its task, `inputs` filled into the prompt's {placeholders}."""
@@ -65,7 +71,7 @@ class Agents:
         return crew.kickoff(inputs=inputs).tasks_output[0].raw or ""
 
 
-def _agent(settings: OptimiserSettings, prompt: Prompt, request_id: str, redact: str, tracing: Tracing):
+def _agent(settings: OptimiserSettings, prompt: Prompt, ids: dict[str, str], tracing: Tracing):
     crewai = import_crewai()
     # Traced, each call to the gateway is a client span that sends traceparent (optimiser/tracing.py).
     calls = gateway_call_spans(tracing, prompt.name) if tracing.enabled else None
@@ -77,10 +83,8 @@ def _agent(settings: OptimiserSettings, prompt: Prompt, request_id: str, redact:
         max_tokens=prompt.model.max_tokens,
         timeout=settings.llm_timeout_s,
         max_retries=0,  # retries belong to the gateway, which knows what is safe to retry
-        default_headers={
-            "x-request-id": request_id, "x-agent": prompt.name,
-            "x-prompt-name": prompt.name, "x-prompt-version": prompt.version, "x-resumeopt-redact": redact,
-        },
+        default_headers={**ids, "x-agent": prompt.name, "x-prompt-name": prompt.name,
+                         "x-prompt-version": prompt.version},
         **({"interceptor": calls} if calls is not None else {}),
     )
     spec = {"role": prompt.agent.role, "goal": prompt.agent.goal, "backstory": prompt.agent.backstory, "llm": llm,
@@ -89,4 +93,4 @@ def _agent(settings: OptimiserSettings, prompt: Prompt, request_id: str, redact:
         return crewai.Agent(**spec)
     return traced_agent(tracing, calls, {
         "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": prompt.name,
-        "resumeopt.prompt_version": prompt.version, "resumeopt.request_id": request_id}, **spec)
+        "resumeopt.prompt_version": prompt.version, "resumeopt.request_id": ids["x-request-id"]}, **spec)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.tracing import Tracing
 from optimiser.agents import Agents, import_crewai, prompt_set
+from optimiser.experiments import ArmChoice, header
 from optimiser.parsing import FORMATS, parse_job, parse_resume, sniff_format
 from optimiser.render import to_markdown
 from optimiser.research import Research, research_company
@@ -49,6 +50,9 @@ class OptimiseInput(BaseModel):
     # What the upload reader knew about the resume file (tools/ats.ResumeSource as a dict: kind, bytes,
     # layout, headings, date_styles), set by the server for an upload; None: described from `resume`.
     source: dict | None = None
+    # The experiment arms this request runs (optimiser/experiments.py): chosen by the server where the
+    # request is accepted; whatever a client sends here is replaced.
+    experiments: list[ArmChoice] = []
 
 
 class OptimiseState(BaseModel):
@@ -102,13 +106,14 @@ def _flow_class():
 
     class OptimiseFlow(Flow[OptimiseState]):
         def __init__(self, settings: OptimiserSettings, request_id: str, original: Resume, source: ResumeSource,
-                     job: Job, progress: Progress, tracing: Tracing):
+                     job: Job, progress: Progress, tracing: Tracing, arms: list[ArmChoice]):
             # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
             super().__init__(suppress_flow_events=True)
             self._settings, self._progress, self._tracing = settings, progress, tracing
             self._deadline, self._writer_s = time.monotonic() + settings.optimise_timeout_s, 0.0
             self._inputs = (request_id, original, source, job)
-            self._prompts = prompt_set(settings.prompt_label)
+            self._prompts = prompt_set(settings.prompt_label, {a.prompt: a.ref for a in arms}, settings.prompts_dir)
+            self._experiments = header(arms)
 
         @start()
         def analyse(self) -> None:
@@ -142,7 +147,7 @@ def _flow_class():
         def _run_agents(self) -> None:
             state = self.state
             agents = Agents(self._settings, self._prompts, state.request_id, personal_terms(state.original),
-                            self._tracing)
+                            self._tracing, self._experiments)
             inputs = self._crew_inputs()
             inputs["requirements"] = agents.run("job_analyst", inputs)
             strengths = grounded_lines(agents.run("resume_analyst", inputs), state.original, state.baseline.resume)
@@ -263,9 +268,10 @@ def run_optimisation(settings: OptimiserSettings, request: OptimiseInput,
             job = parse_job(request.job, request.job_format)
             source = _source(request)
         emit("parsed", {"work_entries": len(original.work), "job_title": job.title})
-        flow = _flow_class()(settings, request.request_id, original, source, job, emit, tracing)
+        flow = _flow_class()(settings, request.request_id, original, source, job, emit, tracing, request.experiments)
         flow.kickoff()
     result = flow.state.result
+    result["experiments"] = {a.experiment: a.arm for a in request.experiments}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
 

@@ -1,7 +1,14 @@
-"""The prompt registry on disk: `prompts/<name>/<version>.yaml`, resolved by label or exact version."""
+"""The prompt registry on disk: `prompts/<name>/<version>.yaml`, resolved by label or exact version.
+
+Resolution is cached per prompt folder *state*: the cache key holds every file's (name, inode, mtime,
+size), so a label moved by `resumeopt prompts promote` (which replaces files with os.replace: a new
+inode each time) is seen by the next resolution in a running platform, without a reload endpoint. The
+check is one scandir and a stat per file (a handful per prompt), against a flow that runs for seconds.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,9 +54,22 @@ class PromptNotFound(LookupError):
     pass
 
 
-@lru_cache(maxsize=64)
 def load_prompt(name: str, ref: str = "production", root: Path = PROMPTS_DIR) -> Prompt:
     """`ref` is a label or an exact version. Among versions carrying a label, the highest wins."""
+    return _load_prompt(name, ref, root, folder_state(root / name))
+
+
+def folder_state(folder: Path) -> tuple:
+    """What a cached resolution of this folder depends on: its YAML files as they are on disk now."""
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.endswith(".yaml")]
+    except FileNotFoundError:
+        return ()
+    return tuple(sorted((e.name, e.inode(), e.stat().st_mtime_ns, e.stat().st_size) for e in entries))
+
+
+@lru_cache(maxsize=256)
+def _load_prompt(name: str, ref: str, root: Path, state: tuple) -> Prompt:
     versions = [_read(p) for p in sorted((root / name).glob("*.yaml"))]
     if not versions:
         raise PromptNotFound(f"no prompt named {name!r} in {root}")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from optimiser.prompts import PROMPTS_DIR
+
+EXPERIMENTS_FILE = PROMPTS_DIR.parent / "deploy" / "experiments.yaml"
 
 
 class OptimiserSettings(BaseSettings):
@@ -14,6 +19,9 @@ class OptimiserSettings(BaseSettings):
     gateway_url: str = Field("", description="base URL of the gateway (…/v1 is appended); set by the platform")
     gateway_api_key: str = Field("local", description="bearer key the optimiser presents to the gateway")
     prompt_label: str = Field("production", description="label (or exact version) of the prompts to use")
+    prompts_dir: Path = Field(PROMPTS_DIR, description="the prompt registry (prompts/<name>/<version>.yaml)")
+    experiments_path: Path = Field(EXPERIMENTS_FILE, description="prompt experiments (optimiser/experiments.py); "
+                                   "a missing file means none")
     llm_timeout_s: float = Field(120.0, gt=0, description="per model call, enforced by the OpenAI client")
     optimise_timeout_s: float = Field(300.0, gt=0, description="whole synchronous optimisation")
     # Each rewrite is one more model call (~5-10 s on the local model), inside optimise_timeout_s.

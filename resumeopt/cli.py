@@ -13,6 +13,8 @@
     resumeopt budgets list|limits|set|delete ...
     resumeopt report cost|top-spenders|anomalies|health|burndown [--from D] [--to D] [--by ...] [--format csv|json|table]
     resumeopt eval export-promptfoo [--dataset NAME] [--prompt LABEL] [--out DIR] [--gateway URL]
+    resumeopt prompts list [--name N] | show NAME REF | diff NAME REF_A REF_B | promote NAME VERSION --label L [--reason R]
+    resumeopt eval arms --experiment NAME [--from D] [--to D] [--team T] [--json]
 """
 
 from __future__ import annotations
@@ -316,6 +318,10 @@ def _parser() -> argparse.ArgumentParser:
     from resumeopt.promptfoo_cli import add_export_parser  # `eval export-promptfoo`, in a module of its own
 
     add_export_parser(ev)
+    from resumeopt import arms_cli, prompts_cli  # `prompts ...` and `eval arms`, each in a module of its own
+
+    prompts_cli.add_parsers(sub)
+    arms_cli.add_parsers(sub, _admin)
     return p
 
 

@@ -21,6 +21,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import queries
 from gateway.tracing import Tracing
 from optimiser.api.optimise import Hooks, create_router
+from optimiser.experiments import Experiments, subject_of
 from optimiser.jobs.settings import JobSettings
 from optimiser.settings import OptimiserSettings
 from resumeopt.credentials import ensure_admin_key
@@ -29,7 +30,9 @@ log = logging.getLogger("resumeopt.platform")
 
 
 def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: OptimiserSettings,
-                        tracing: Tracing | None = None, jobs: JobSettings | None = None) -> FastAPI:
+                        tracing: Tracing | None = None, jobs: JobSettings | None = None,
+                        online=None) -> FastAPI:
+    """`online`: an evaluator.online.OnlineEvaluator (default: from RESUMEOPT_ONLINE_EVAL_*)."""
     app = create_app(gw, config, tracing)
     store, writer = app.state.store, app.state.writer
 
@@ -37,8 +40,12 @@ def create_platform_app(gw: GatewaySettings, config: GatewayConfig, opt: Optimis
         writer.flush(timeout=10)  # the flow's calls may still sit in the writer's batch
         return queries.usage_for_request(store, request_id, team)
 
-    hooks = Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing)
+    experiments = Experiments.load(opt.experiments_path, opt.prompts_dir)  # invalid: the platform does not start
+    online = _add_online(app, opt, online)
+    hooks = Hooks(usage=usage, emit=writer.emit, tracing=app.state.tracing, finished=online.offer,
+                  arms=lambda p: experiments.choose(subject_of(p.user_id, p.team, p.subject)))
     app.include_router(create_router(opt, hooks))
+    _add_evaluation(app, opt, experiments)
     service = _add_jobs(app, opt, hooks, jobs or JobSettings())
     from resumeopt.gdpr import create_gdpr_router
 
@@ -54,7 +61,7 @@ def _add_jobs(app: FastAPI, opt: OptimiserSettings, hooks: Hooks, settings: JobS
 
     service = JobService(settings, runner_for(opt, hooks))
     app.state.jobs = service
-    app.include_router(create_jobs_router(opt, service, service.runner.check_webhook_url))
+    app.include_router(create_jobs_router(opt, service, service.runner.check_webhook_url, hooks.arms))
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -71,6 +78,43 @@ def _add_jobs(app: FastAPI, opt: OptimiserSettings, hooks: Hooks, settings: JobS
 
     app.router.lifespan_context = lifespan
     return service
+
+
+def _add_online(app: FastAPI, opt: OptimiserSettings, online=None):
+    """The online evaluator: its scoring threads run while the app does, stopped (queue drained) before
+    the store writer they emit to; its counts on /metrics."""
+    from evaluator.online import OnlineEvaluator, OnlineMetrics
+    from evaluator.registry import JudgeContext
+
+    online = online or OnlineEvaluator.from_settings(ctx=JudgeContext(opt.gateway_url, opt.gateway_api_key))
+    app.state.online = online
+    app.state.metrics.registry.register(OnlineMetrics(online))
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI):
+        async with inner(a) as state:
+            online.start(a.state.writer.emit)
+            try:
+                yield state
+            finally:
+                await asyncio.to_thread(online.stop)
+
+    app.router.lifespan_context = lifespan
+    return online
+
+
+def _add_evaluation(app: FastAPI, opt: OptimiserSettings, experiments: Experiments) -> None:
+    """Feedback, the experiments' comparison, and prompt promotion (admin)."""
+    from evaluator.api import create_eval_router
+    from optimiser.api.prompts import create_prompts_router
+
+    def baseline_of(name: str) -> str | None:
+        found = experiments.get(name)
+        return found.arms[0].key if found else None
+
+    app.include_router(create_eval_router(baseline_of))
+    app.include_router(create_prompts_router(opt))
 
 
 async def _sweep_artifacts(artifacts, every_s: float = 3600.0) -> None:

@@ -142,3 +142,26 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+# A priced simulator as the model: plumbing tests of the optimiser through the real gateway (never a quality figure).
+SIMULATED_MODEL = {"default_alias": "local-smol", "models": [
+    {"alias": "local-smol", "deployments": [{"name": "sim", "provider": "simulator", "model": "sim",
+                                             "price": {"input_per_mtok": 1, "output_per_mtok": 2},
+                                             "simulator": {"reply": "A backend engineer with Python.",
+                                                           "completion_tokens": 8}}]}]}
+
+
+@contextlib.contextmanager
+def simulated_platform(gw_settings, online=None, **optimiser: object) -> Iterator[tuple[str, object]]:
+    """(url, app): the whole platform in-process on a loopback port, the simulator as the model;
+    `optimiser`: OptimiserSettings fields (prompts_dir, experiments_path, ...); `online`: its evaluator."""
+    from gateway.config import GatewayConfig
+    from optimiser.settings import OptimiserSettings
+    from resumeopt.platform import create_platform_app
+
+    port = free_port()
+    opt = OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}", **optimiser)
+    app = create_platform_app(gw_settings, GatewayConfig.model_validate(SIMULATED_MODEL), opt, online=online)
+    with serve(app, port=port) as url:
+        yield url, app

@@ -235,5 +235,13 @@ GROUP BY day, team, user_id, model_alias, deployment;
 -- FROM resumeopt.model_calls FINAL
 -- GROUP BY day, team, user_id, model_alias, deployment
 
+-- 0014_experiments.sql
+ALTER TABLE resumeopt.model_calls_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS experiments Map(String, String);
+ALTER TABLE resumeopt.model_calls ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS experiments Map(String, String);
+ALTER TABLE resumeopt.optimisations_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS experiments Map(String, String),
+    ADD COLUMN IF NOT EXISTS team String;
+ALTER TABLE resumeopt.optimisations ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS experiments Map(String, String),
+    ADD COLUMN IF NOT EXISTS team String;
+
 -- the migrations above, recorded so that the platform's start-up applies none of them again
-INSERT INTO resumeopt.schema_migrations (version, name) VALUES (1, '0001_model_calls.sql'), (2, '0002_scores.sql'), (3, '0003_optimisations.sql'), (4, '0004_model_calls_routing.sql'), (5, '0005_audit.sql'), (6, '0006_model_calls_cache.sql'), (7, '0007_governance.sql'), (8, '0008_model_calls_identity.sql'), (9, '0009_scores_team.sql'), (10, '0010_model_calls_prices.sql'), (11, '0011_rollups.sql'), (12, '0012_rollups_backfill.sql');
+INSERT INTO resumeopt.schema_migrations (version, name) VALUES (1, '0001_model_calls.sql'), (2, '0002_scores.sql'), (3, '0003_optimisations.sql'), (4, '0004_model_calls_routing.sql'), (5, '0005_audit.sql'), (6, '0006_model_calls_cache.sql'), (7, '0007_governance.sql'), (8, '0008_model_calls_identity.sql'), (9, '0009_scores_team.sql'), (10, '0010_model_calls_prices.sql'), (11, '0011_rollups.sql'), (12, '0012_rollups_backfill.sql'), (14, '0014_experiments.sql');

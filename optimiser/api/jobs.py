@@ -51,7 +51,9 @@ def _job_body() -> dict:
     return body
 
 
-def create_jobs_router(settings: OptimiserSettings, service: JobService, check_webhook_url=None) -> APIRouter:
+def create_jobs_router(settings: OptimiserSettings, service: JobService, check_webhook_url=None,
+                       arms=lambda principal: []) -> APIRouter:
+    """`arms(principal)`: the caller's experiment arms (Hooks.arms)."""
     router = APIRouter()
     route = allow("admin", "engineer", "consumer")
     submit_route = {**route, "openapi_extra": {**route["openapi_extra"], "requestBody": _job_body()},
@@ -73,7 +75,8 @@ def create_jobs_router(settings: OptimiserSettings, service: JobService, check_w
             await asyncio.to_thread(_check_parses, payload)  # bad input is a 422 now, not a failed job later
         webhook = await asyncio.to_thread(_webhook, extra, check_webhook_url)
         email = _email(extra.get("notify_email"))
-        job_input = {"input": payload.model_dump(), "gateway_key": principal.token or None}
+        payload.experiments = arms(principal)  # chosen once: a retried job keeps its arms
+        job_input = {"input": payload.model_dump(), "gateway_key": principal.token or None, "team": principal.team}
         owner = {"team": principal.team, "user_id": principal.user_id, "subject": principal.subject}
         try:
             job, created = await asyncio.to_thread(service.submit, job_input, owner=owner, webhook=webhook,

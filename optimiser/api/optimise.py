@@ -23,10 +23,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.api.deps import read_body
 from gateway.auth.gate import PrincipalDep, allow
+from gateway.auth.principal import Principal
 from gateway.errors import GatewayError, json_object
 from gateway.tracing import Tracing, current_span
 from optimiser.api.job_url import with_fetched_job
 from optimiser.api.form import REQUEST_BODY, is_form, read_form
+from optimiser.experiments import ArmChoice
 from optimiser.flow import OptimiseInput, run_optimisation
 from optimiser.parsing import ResumeParseError
 from optimiser.settings import OptimiserSettings
@@ -36,12 +38,15 @@ log = logging.getLogger("resumeopt.optimiser.api")
 
 @dataclass(frozen=True)
 class Hooks:
-    """What the optimiser needs from the platform, injected: usage read back from the store, and the
-    telemetry sink for its own rows."""
+    """What the optimiser needs from the platform, injected: usage read back from the store, the
+    telemetry sink for its own rows, the experiment arms of a caller, and where finished optimisations
+    go next (the online evaluator's intake, which must never block)."""
 
     usage: Callable[[str, str | None], dict]   # (request id, team or None for every team)
     emit: Callable[[str, dict], None]
     tracing: Tracing = field(default_factory=Tracing)  # the platform's: the flow's spans join the request's
+    arms: Callable[[Principal], list[ArmChoice]] = lambda principal: []
+    finished: Callable[[dict, str], None] = lambda result, team: None  # (result, the owner's team)
 
 
 def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
@@ -58,13 +63,15 @@ def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
             payload = _parse(await with_fetched_job(await read_body(request, limit), settings))
         if hooks.tracing.enabled:
             current_span().set_attribute("resumeopt.request_id", payload.request_id)  # find the trace by id
+        payload.experiments = hooks.arms(principal)  # the server's choice, never the client's
         # The agents' model calls go out under the caller's own credential, so its budgets, limits
         # and team (cache namespace, logging mode, cost reports) apply to them.
         run = settings.model_copy(update={"gateway_api_key": principal.token or settings.gateway_api_key})
         team = None if principal.cross_team else principal.team  # the request id is the client's choice
         if "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(_events(run, hooks, payload, team), media_type="text/event-stream")
-        result = await _run(run, hooks, payload, lambda *_: None, team)
+            return StreamingResponse(_events(run, hooks, payload, team, principal.team),
+                                     media_type="text/event-stream")
+        result = await _run(run, hooks, payload, lambda *_: None, team, principal.team)
         return JSONResponse(result, headers={"x-request-id": payload.request_id})
 
     return router
@@ -88,7 +95,7 @@ def _parse(raw: bytes) -> OptimiseInput:
 
 
 async def _run(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput,
-               progress: Callable[[str, dict], None], team: str | None) -> dict[str, Any]:
+               progress: Callable[[str, dict], None], team: str | None, owner: str) -> dict[str, Any]:
     try:
         result = await asyncio.wait_for(
             asyncio.to_thread(run_optimisation, settings, payload, progress, hooks.tracing),
@@ -100,19 +107,20 @@ async def _run(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput
                            f"optimisation did not finish within {settings.optimise_timeout_s:.0f}s",
                            "timeout") from None
     result["usage"] = await asyncio.to_thread(hooks.usage, payload.request_id, team)
-    hooks.emit("optimisations", _row(result))
+    hooks.emit("optimisations", _row(result, owner))
+    hooks.finished(result, owner)
     return result
 
 
 async def _events(settings: OptimiserSettings, hooks: Hooks, payload: OptimiseInput,
-                  team: str | None) -> AsyncIterator[bytes]:
+                  team: str | None, owner: str) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, dict]] = asyncio.Queue(maxsize=64)
 
     def progress(stage: str, data: dict) -> None:  # called from the flow's thread
         loop.call_soon_threadsafe(queue.put_nowait, ("progress", {"stage": stage, **data}))
 
-    task = asyncio.create_task(_run(settings, hooks, payload, progress, team))
+    task = asyncio.create_task(_run(settings, hooks, payload, progress, team, owner))
     yield _sse("progress", {"stage": "accepted", "request_id": payload.request_id})
     while not task.done() or not queue.empty():
         getter = asyncio.ensure_future(queue.get())
@@ -135,7 +143,7 @@ def _sse(event: str, data: dict) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
-def _row(result: dict) -> dict:
+def _row(result: dict, team: str = "") -> dict:
     return {
         "request_id": result["request_id"], "ts": datetime.now(UTC), "status": "ok",
         # codes, not the reasons' text: a violation quotes the resume, and the store keeps no resume text
@@ -144,4 +152,5 @@ def _row(result: dict) -> dict:
         "grounding_passed": result["grounding"]["passed"],
         "violations": len(result["grounding"]["violations"]),
         "prompt_versions": result["prompt_versions"], "latency_ms": result["latency_ms"],
+        "experiments": result.get("experiments", {}), "team": team,
     }

@@ -25,7 +25,9 @@ def optimisation_runner(settings: OptimiserSettings, hooks) -> Callable[[dict, C
         except ResumeParseError as exc:
             raise PermanentJobError(exc.code, exc.message) from None
         result["usage"] = hooks.usage(payload.request_id, None)
-        hooks.emit("optimisations", _row(result))
+        team = job_input.get("team", "")  # the submitter's; absent in jobs queued before it was recorded
+        hooks.emit("optimisations", _row(result, team))
+        hooks.finished(result, team)
         return result
 
     return run

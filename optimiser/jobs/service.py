@@ -120,8 +120,9 @@ class JobService:
                idempotency_key: str | None = None) -> tuple[dict, bool]:
         """(job record, created). The same Idempotency-Key from the same owner gives the same job; with a
         different body it is a conflict (IdempotencyConflict), as Stripe answers."""
-        # What the client sent (not the request id we drew for it, nor its credential) names the body.
-        sent = {k: v for k, v in job_input["input"].items() if k != "request_id"}
+        # What the client sent (not the request id we drew for it, nor its credential, nor the experiment
+        # arms we chose: a changed experiment must not turn a retried submission into a conflict) names the body.
+        sent = {k: v for k, v in job_input["input"].items() if k not in ("request_id", "experiments")}
         body_hash = hashlib.sha256(_dumps({"input": sent, "webhook": (webhook or {}).get("url"),
                                            "email": email})).hexdigest()
         job_id = "job_" + uuid.uuid4().hex

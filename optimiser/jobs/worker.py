@@ -4,6 +4,7 @@ telemetry stream (the store writer inserts them) and reads usage back from the r
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -62,7 +63,13 @@ def run_worker(threads: int | None = None) -> int:
     gw, opt = GatewaySettings(), OptimiserSettings()
     if not opt.gateway_url:
         raise SystemExit("resumeopt worker needs RESUMEOPT_GATEWAY_URL (the platform's base URL)")
-    service = JobService(settings, runner_for(opt, worker_hooks(opt, gw)))
+    from evaluator.online import OnlineEvaluator
+    from evaluator.registry import JudgeContext
+
+    hooks = worker_hooks(opt, gw)
+    online = OnlineEvaluator.from_settings(ctx=JudgeContext(opt.gateway_url, opt.gateway_api_key))
+    online.start(hooks.emit)  # the results this worker produces are sampled and scored here
+    service = JobService(settings, runner_for(opt, dataclasses.replace(hooks, finished=online.offer)))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -70,4 +77,5 @@ def run_worker(threads: int | None = None) -> int:
     log.info("worker started: %d threads on %s", threads or settings.worker_threads, settings.redis_prefix)
     stop.wait()
     service.close()  # jobs in hand finish; prefetched ones go back to the queue
+    online.stop()
     return 0
