@@ -59,13 +59,20 @@ class Store:
         and its rollups, migration 0011). Without a token only a byte-identical batch is recognised."""
         if not rows:
             return
-        columns = list(rows[0])
-        data = [[r[c] for c in columns] for r in rows]
-        settings = dict(INSERT_SETTINGS)
-        if dedup_token:
-            settings["insert_deduplication_token"] = dedup_token
-        with self._lock:
-            self._client.insert(table, data, column_names=columns, database=self.database, settings=settings)
+        # Rows of one table may carry different columns (a producer that sets an optional one): each
+        # set goes in as its own insert, the others' columns taking their defaults. One shape (the usual
+        # case) is one insert, as before; a batch is never refused for a row's shape.
+        shapes: dict[tuple[str, ...], list[dict]] = {}
+        for r in rows:
+            shapes.setdefault(tuple(r), []).append(r)
+        for i, (columns, group) in enumerate(shapes.items()):
+            settings = dict(INSERT_SETTINGS)
+            if dedup_token:
+                settings["insert_deduplication_token"] = dedup_token if len(shapes) == 1 else f"{dedup_token}:{i}"
+            data = [[r[c] for c in columns] for r in group]
+            with self._lock:
+                self._client.insert(table, data, column_names=list(columns), database=self.database,
+                                    settings=settings)
 
     def migrate(self) -> list[str]:
         """Apply numbered migrations not yet recorded; return the names applied now."""

@@ -117,3 +117,15 @@ def test_a_stop_during_an_outage_leaves_a_spool_the_next_writer_replays(gw_setti
     wait_for(lambda: second.stats()["spooled_batches"] == 0, timeout=30, what="the spool replayed")
     second.stop()
     assert _count(store, "req-restart") == (1_000, 1_000) and _count(store, "req-after") == (1, 1)
+
+
+def test_a_batch_mixing_row_shapes_lands_whole(gw_settings):
+    """A producer that sets an optional column (or an older one that does not) must not poison the batch
+    of every other row: each shape goes in with its own columns, the rest take their defaults."""
+    store = _store(gw_settings)
+    full = _row("req-shapes")
+    short = {k: v for k, v in _row("req-shapes").items() if k not in ("prompt", "completion", "key_id")}
+    store.insert("model_calls", [full, short, _row("req-shapes")], dedup_token="shapes")
+    assert queries.usage_for_request(store, "req-shapes")["calls"] == 3
+    store.insert("model_calls", [full, short, _row("req-shapes")], dedup_token="shapes")  # a replay
+    assert store.query("SELECT count() AS n FROM {db}.model_calls WHERE request_id = 'req-shapes'")[0]["n"] == 3
