@@ -311,6 +311,9 @@ def _parser() -> argparse.ArgumentParser:
 
     admin_cli.add_parsers(sub, _admin)
     tools_cli.add_parsers(sub)
+    from resumeopt import eval_cli_calibrate  # `eval calibrate` (judge calibration) lives in its own module
+
+    eval_cli_calibrate.add_parser(ev)
     return p
 
 
