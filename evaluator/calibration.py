@@ -5,7 +5,8 @@ the label of the better one. A judge with a `compare(a, b)` method (the LLM judg
 directly; any other judge with a `primary` score is run on both sides and prefers the side whose
 primary score is better; equal scores, a missing score or a `tie` count as disagreement. Per judge:
 accuracy and Cohen's kappa against the labels, and `reliable` when kappa reaches
-RESUMEOPT_EVAL_MIN_KAPPA (default 0.4, the lower edge of "moderate" agreement in Landis & Koch 1977).
+RESUMEOPT_EVAL_MIN_KAPPA (default 0.4, the lower edge of "moderate" agreement in Landis & Koch 1977) on
+at least MIN_PAIRS pairs (a kappa from a handful of pairs is noise).
 Results go to evaluator/calibration.json, which `evaluator.registry.reliable` reads: an unreliable
 judge cannot gate.
 """
@@ -29,6 +30,7 @@ from evaluator.results import result_from_texts
 
 PAIRS_PATH = DATASETS_DIR / "calibration" / "pairs.jsonl"
 OUTPUT_PATH = Path(__file__).resolve().parent / "calibration.json"
+MIN_PAIRS = 30  # below this a kappa's 95% interval spans most of [-1, 1]: no judge is reliable on fewer
 
 
 class CalibrationSettings(BaseSettings):
@@ -59,6 +61,7 @@ class JudgeCalibration:
     ties: int
     scored: int                    # pairs where the judge gave a verdict on both sides (or in both orders)
     by_failure: dict[str, float]   # accuracy per failure kind: where the judge is blind
+    notes: list[str]               # why verdicts were missing (invalid answers, failed calls), a few distinct
 
 
 def cohen_kappa(labels: list[str], predictions: list[str]) -> float:
@@ -82,19 +85,20 @@ def comparable(judge) -> bool:
     return hasattr(judge, "compare") or getattr(judge, "primary", None) is not None
 
 
-def prefer(judge, a: dict[str, Any], b: dict[str, Any]) -> tuple[str, bool]:
-    """The judge's preference between two results for the same inputs ("a", "b" or "tie"), and whether
-    it gave a verdict on both (a judge with nothing to score, like `ats` without an ATS report, did not)."""
+def prefer(judge, a: dict[str, Any], b: dict[str, Any]) -> tuple[str, bool, str]:
+    """The judge's preference between two results for the same inputs ("a", "b" or "tie"), whether it
+    gave a verdict on both (a judge with nothing to score, like `ats` without an ATS report, did not),
+    and why not."""
     if hasattr(judge, "compare"):
         res = judge.compare(a, b)
-        return res.winner, res.first is not None and res.second is not None
+        return res.winner, res.first is not None and res.second is not None, res.comment
     va, vb = _primary(judge, a), _primary(judge, b)
     if va is None or vb is None:
-        return "tie", False
+        return "tie", False, f"no {judge.primary} score"
     if va == vb:
-        return "tie", True
+        return "tie", True, ""
     better_a = va > vb if judge.higher_is_better else va < vb
-    return ("a" if better_a else "b"), True
+    return ("a" if better_a else "b"), True, ""
 
 
 def _primary(judge, result: dict[str, Any]) -> float | None:
@@ -115,18 +119,21 @@ def calibrate(judges: list, pairs: list[Pair], min_kappa: float,
     results = {p.id: pair_results(p, run_id) for p in pairs}
     rows = []
     for judge in [j for j in judges if comparable(j)]:
-        predictions, scored = [], 0
+        predictions, scored, notes = [], 0, {}
         for pair in pairs:
-            winner, verdict = prefer(judge, *results[pair.id])
+            winner, verdict, note = prefer(judge, *results[pair.id])
             predictions.append(winner)
             scored += verdict
+            if note:
+                notes.setdefault(note, None)
             if on_pair:
                 on_pair(judge.name, pair, winner)
-        rows.append(_row(judge, pairs, predictions, scored, min_kappa))
+        rows.append(_row(judge, pairs, predictions, scored, list(notes)[:5], min_kappa))
     return rows
 
 
-def _row(judge, pairs: list[Pair], predictions: list[str], scored: int, min_kappa: float) -> JudgeCalibration:
+def _row(judge, pairs: list[Pair], predictions: list[str], scored: int, notes: list[str],
+         min_kappa: float) -> JudgeCalibration:
     labels = [p.label for p in pairs]
     kappa = cohen_kappa(labels, predictions)
     hits: dict[str, list[bool]] = {}
@@ -135,8 +142,8 @@ def _row(judge, pairs: list[Pair], predictions: list[str], scored: int, min_kapp
     return JudgeCalibration(
         judge=judge.name, version=judge.version, n=len(pairs),
         accuracy=round(sum(x == y for x, y in zip(labels, predictions)) / len(pairs), 4),
-        kappa=round(kappa, 4), reliable=kappa >= min_kappa, ties=predictions.count("tie"), scored=scored,
-        by_failure={k: round(sum(v) / len(v), 3) for k, v in hits.items()})
+        kappa=round(kappa, 4), reliable=kappa >= min_kappa and len(pairs) >= MIN_PAIRS, ties=predictions.count("tie"), scored=scored,
+        by_failure={k: round(sum(v) / len(v), 3) for k, v in hits.items()}, notes=notes)
 
 
 def write(rows: list[JudgeCalibration], min_kappa: float, context: dict[str, str],

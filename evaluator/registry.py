@@ -18,7 +18,7 @@ from pathlib import Path
 
 from evaluator.ats_judge import AtsJudge
 from evaluator.calibration import OUTPUT_PATH as CALIBRATION_PATH
-from evaluator.calibration import CalibrationSettings
+from evaluator.calibration import MIN_PAIRS, CalibrationSettings
 from evaluator.embedding_judge import EmbeddingRelevance
 from evaluator.gateway import JudgeGateway
 from evaluator.judges import DETERMINISTIC, Judge
@@ -104,9 +104,10 @@ def calibration(path: Path = CALIBRATION_PATH) -> dict[str, dict]:
 def reliable(name: str, path: Path = CALIBRATION_PATH, min_kappa: float | None = None) -> bool:
     """True only when the judge was calibrated at its current version and its kappa reaches the
     configured minimum (RESUMEOPT_EVAL_MIN_KAPPA, read now: raising it takes effect without a new
-    calibration). An uncalibrated judge, or one changed since its calibration, cannot gate."""
+    calibration) on at least MIN_PAIRS pairs. An uncalibrated judge, one changed since its calibration,
+    or one calibrated on a `--limit` subset cannot gate."""
     row = calibration(path).get(name)
     if not row or name not in FACTORIES or row.get("version") != current_version(name):
         return False
     floor = CalibrationSettings().eval_min_kappa if min_kappa is None else min_kappa
-    return float(row["kappa"]) >= floor
+    return int(row["n"]) >= MIN_PAIRS and float(row["kappa"]) >= floor

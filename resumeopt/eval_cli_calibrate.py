@@ -24,7 +24,8 @@ def add_parser(eval_subparsers) -> None:
                                      "(accuracy, Cohen's kappa) -> evaluator/calibration.json")
     cal.add_argument("--judges", help="comma-separated judge names (default: every judge that can compare)")
     cal.add_argument("--pairs", type=Path, help="pairs file (default datasets/calibration/pairs.jsonl)")
-    cal.add_argument("--limit", type=int, help="only the first N pairs (a quick look; not written)")
+    cal.add_argument("--limit", type=int, help="only the first N pairs (written, but fewer than 30 pairs "
+                     "never make a judge reliable)")
     cal.add_argument("--judge-model", default="judge", help="gateway alias of the LLM judge (default: judge)")
     cal.add_argument("--embedding-model", default="local-smol", help="gateway alias for embeddings")
     cal.set_defaults(func=cmd_eval_calibrate)
@@ -45,10 +46,14 @@ def cmd_eval_calibrate(args: argparse.Namespace) -> int:
         rows = cal.calibrate(judges, pairs, min_kappa, on_pair=_progress, run_id=run_id)
         usage = _usage(client, [f"calibration-{run_id}-{p.id}" for p in pairs]) if client else None
     _print(rows, min_kappa, len(pairs), usage)
-    if args.limit is None:
-        context = {"judge_model": args.judge_model, "embedding_model": args.embedding_model}
-        cal.write(rows, min_kappa, context, pairs_path=args.pairs or cal.PAIRS_PATH)
-        print(f"written: {cal.OUTPUT_PATH}")
+    context = {"judge_model": args.judge_model, "embedding_model": args.embedding_model}
+    if usage is not None:
+        context["judge_usage"] = usage
+    cal.write(rows, min_kappa, context, pairs_path=args.pairs or cal.PAIRS_PATH)
+    print(f"written: {cal.OUTPUT_PATH}")
+    for r in rows:
+        for note in r.notes:
+            print(f"  {r.judge}: {note}")
     return 0
 
 

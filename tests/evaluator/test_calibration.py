@@ -73,6 +73,7 @@ def test_deterministic_judges_on_the_pairs():
     assert rows["grounding"].by_failure["irrelevant_emphasis"] == 0.0  # true but off-target: invisible to it
     assert rows["structure"].ties == rows["structure"].n               # both sides always valid: no signal
     assert rows["ats"].scored == 0                                     # offline results carry no ATS report
+    assert rows["ats"].notes == ["no ats_score score"]
     assert all(r.n == len(load_pairs()) for r in rows.values())
 
 
@@ -80,11 +81,11 @@ def test_a_tie_counts_as_disagreement():
     pair = load_pairs()[0]
     a, b = pair_results(pair)
     [structure] = resolve(["structure"])
-    assert prefer(structure, a, b) == ("tie", True)
+    assert prefer(structure, a, b) == ("tie", True, "")
 
 
 def _row(judge: str, version: str, kappa: float) -> JudgeCalibration:
-    return JudgeCalibration(judge, version, 36, 0.8, kappa, kappa >= 0.4, 0, 36, {})
+    return JudgeCalibration(judge, version, 36, 0.8, kappa, kappa >= 0.4, 0, 36, {}, [])
 
 
 def test_reliable_reads_the_file_and_the_configured_minimum(tmp_path, monkeypatch):
@@ -98,6 +99,15 @@ def test_reliable_reads_the_file_and_the_configured_minimum(tmp_path, monkeypatc
     assert not registry.reliable("grounding", path)       # the bar is read at gate time
 
 
+def test_a_judge_calibrated_on_a_few_pairs_is_never_reliable(tmp_path):
+    path = tmp_path / "calibration.json"
+    few = JudgeCalibration("grounding", "1", 6, 1.0, 1.0, False, 0, 6, {}, [])
+    write([few], 0.4, {}, path=path)
+    assert not registry.reliable("grounding", path)
+    [row] = calibrate([AlwaysFirst()], load_pairs()[:6], min_kappa=-1)
+    assert not row.reliable
+
+
 def test_write_keeps_judges_not_recalibrated(tmp_path):
     path = tmp_path / "calibration.json"
     write([_row("grounding", "1", 0.5)], 0.4, {}, path=path)
@@ -107,3 +117,8 @@ def test_write_keeps_judges_not_recalibrated(tmp_path):
     assert doc["pairs"] == "datasets/calibration/pairs.jsonl" and len(doc["pairs_sha256"]) == 16
     assert {"n", "accuracy", "kappa", "reliable", "version", "min_kappa"} <= set(doc["judges"][0])
 
+
+def test_shipped_calibration_file_covers_the_stable_judges():
+    shipped = registry.calibration()
+    assert set(registry.STABLE) <= set(shipped)
+    assert all(row["n"] >= 30 for row in shipped.values())
