@@ -31,10 +31,16 @@ class Judge(Protocol):
     def score(self, result: dict[str, Any], expect: dict[str, Any]) -> list[Score]: ...
 
 
+# A judge may also name its `primary` score and whether `higher_is_better`: calibration
+# (evaluator/calibration.py) then compares two tailorings by that score. One with a `compare(a, b)`
+# method (the LLM judge's pairwise mode) is calibrated through it instead.
+
+
 class KeywordCoverage:
     """Match score after tailoring, and its uplift over the original (points out of 100)."""
 
     name, version = "keyword_coverage", "1"
+    primary, higher_is_better = "match_after", True
 
     def score(self, result, expect):
         before, after = float(result["match"]["before"]), float(result["match"]["after"])
@@ -56,6 +62,7 @@ class Grounding:
     """Violations in what shipped (must be 0), and whether the agents' draft had to be rejected."""
 
     name, version = "grounding", "1"
+    primary, higher_is_better = "grounding_violations", False
 
     def score(self, result, expect):
         shipped = result["grounding"]["violations"]
@@ -70,6 +77,7 @@ class StructureValidity:
     """1.0 when the tailored JSON Resume validates against the JSON Resume schema (v1.2.1)."""
 
     name, version = "structure", "1"
+    primary, higher_is_better = "structure_valid", True
 
     def score(self, result, expect):
         import jsonschema

@@ -322,6 +322,9 @@ def _parser() -> argparse.ArgumentParser:
 
     prompts_cli.add_parsers(sub)
     arms_cli.add_parsers(sub, _admin)
+    from resumeopt import eval_cli_calibrate  # `eval calibrate` (judge calibration) lives in its own module
+
+    eval_cli_calibrate.add_parser(ev)
     return p
 
 

@@ -163,7 +163,7 @@ def test_up_serves_platform_and_dashboard_until_terminated(tmp_path):
         assert httpx.get(f"http://127.0.0.1:{port}/v1/models").status_code == 401  # auth is on by default
         admin = (tmp_path / "data" / "admin.key").read_text().strip()  # created by `up`, mode 0600
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"authorization": f"Bearer {admin}"}).json()
-        assert [m["id"] for m in models["data"]] == ["local-smol"]
+        assert [m["id"] for m in models["data"]] == ["local-smol", "judge"]
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=60)

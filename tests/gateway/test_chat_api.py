@@ -65,7 +65,7 @@ def test_openai_sdk_works_against_the_gateway(gateway):
 
     url, _ = gateway
     client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
-    assert [m.id for m in client.models.list()] == ["local-smol"]
+    assert [m.id for m in client.models.list()] == ["local-smol", "judge"]  # keyless aliases are not offered
     out = client.chat.completions.create(**HELLO)
     assert out.choices[0].message.content and out.usage.total_tokens > 0
     pieces = [c.choices[0].delta.content or "" for c in client.chat.completions.create(**HELLO, stream=True)
