@@ -92,7 +92,8 @@ def _flow_class():
             # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
             super().__init__(suppress_flow_events=True)
             self._settings, self._progress, self._tracing = settings, progress, tracing
-            self._deadline, self._writer_s = time.monotonic() + settings.optimise_timeout_s, 0.0
+            self._deadline = time.monotonic() + settings.optimise_timeout_s
+            self._agents: Agents | None = None
             self._inputs = (request_id, original, source, job)
             self._prompts = prompt_set(settings.prompt_label)
 
@@ -127,30 +128,23 @@ def _flow_class():
 
         def _run_agents(self) -> None:
             state = self.state
-            agents = Agents(self._settings, self._prompts, state.request_id, personal_terms(state.original),
-                            self._tracing)
+            agents = self._agents = Agents(self._settings, self._prompts, state.request_id,
+                                           personal_terms(state.original), self._tracing)
             inputs = self._crew_inputs()
             inputs["requirements"] = agents.run("job_analyst", inputs)
             strengths = grounded_lines(agents.run("resume_analyst", inputs), state.original, state.baseline.resume)
             inputs["strengths"] = "\n".join(strengths) or "(none beyond the facts below)"
-            for draft in drafts(lambda feedback: self._write(agents, {**inputs, "feedback": feedback}),
+            for draft in drafts(lambda feedback: agents.run("writer", {**inputs, "feedback": feedback}),
                                 state.original, state.baseline.resume, self._prompts["writer"].task.feedback,
                                 self._settings.writer_retries, self._before_rewrite):
                 state.drafts.append(draft)
             if self._time_for(calls=1):  # the reviewer is advisory: late, it is skipped, not waited for
                 state.review = agents.run("reviewer", {**inputs, "new_summary": state.drafts[-1].summary or "(none)"})
 
-        def _write(self, agents: Agents, inputs: dict[str, str]) -> str:
-            began = time.monotonic()
-            try:
-                return agents.run("writer", inputs)
-            finally:
-                self._writer_s = time.monotonic() - began
-
         def _time_for(self, calls: int) -> bool:
-            """Whether `calls` more model calls, each as long as the writer's last, end before the deadline:
+            """Whether `calls` more agent runs, each as long as the slowest so far, end before the deadline:
             past it the caller has had its 504, and the work would be read by nobody."""
-            return time.monotonic() + calls * self._writer_s <= self._deadline
+            return time.monotonic() + calls * self._agents.slowest_s <= self._deadline
 
         def _before_rewrite(self, attempt: int, kinds: list[str]) -> bool:
             if not self._time_for(calls=2):  # the rewrite, then the reviewer
