@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -61,6 +62,7 @@ class Agents:
         ids = {"x-request-id": request_id, "x-resumeopt-redact": redact,
                **({"x-experiment": experiments} if experiments else {})}
         self._agents = {name: _agent(settings, p, ids, tracing) for name, p in prompts.items()}
+        self.slowest_s = 0.0  # the longest run so far: what the flow expects one more to take
 
     def run(self, name: str, inputs: dict[str, str]) -> str:
         """The agent's answer to its task, `inputs` filled into the prompt's {placeholders}."""
@@ -68,7 +70,11 @@ class Agents:
         task = crewai.Task(description=prompt.task.description, expected_output=prompt.task.expected_output,
                            agent=agent)
         crew = crewai.Crew(agents=[agent], tasks=[task], process=crewai.Process.sequential, verbose=False)
-        return crew.kickoff(inputs=inputs).tasks_output[0].raw or ""
+        began = time.monotonic()
+        try:
+            return crew.kickoff(inputs=inputs).tasks_output[0].raw or ""
+        finally:
+            self.slowest_s = max(self.slowest_s, time.monotonic() - began)
 
 
 def _agent(settings: OptimiserSettings, prompt: Prompt, ids: dict[str, str], tracing: Tracing):

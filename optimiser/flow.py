@@ -67,6 +67,7 @@ class OptimiseState(BaseModel):
     review: str = ""
     crew_error: str = ""
     out_of_time: bool = False  # a rewrite was due but would not finish within optimise_timeout_s
+    agents_skipped: list[str] = []  # advisory agents left out for the same reason
     research: Research | None = None
     result: dict[str, Any] = {}
 
@@ -110,7 +111,8 @@ def _flow_class():
             # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
             super().__init__(suppress_flow_events=True)
             self._settings, self._progress, self._tracing = settings, progress, tracing
-            self._deadline, self._writer_s = time.monotonic() + settings.optimise_timeout_s, 0.0
+            self._deadline = time.monotonic() + settings.optimise_timeout_s
+            self._agents: Agents | None = None
             self._inputs = (request_id, original, source, job)
             self._prompts = prompt_set(settings.prompt_label, {a.prompt: a.ref for a in arms}, settings.prompts_dir)
             self._experiments = header(arms)
@@ -135,7 +137,7 @@ def _flow_class():
             except Exception as exc:  # the model is optional: the deterministic result still ships
                 log.warning("agents failed for %s: %s", self.state.request_id, type(exc).__name__)
                 self.state.crew_error = _reason(exc)
-            self._progress("agents_finished", {"ok": not self.state.crew_error,
+            self._progress("agents_finished", {"ok": not self.state.crew_error, "skipped": self.state.agents_skipped,
                                                "writer_attempts": len(self.state.drafts)})
 
         @listen(write)
@@ -146,30 +148,32 @@ def _flow_class():
 
         def _run_agents(self) -> None:
             state = self.state
-            agents = Agents(self._settings, self._prompts, state.request_id, personal_terms(state.original),
-                            self._tracing, self._experiments)
+            agents = self._agents = Agents(self._settings, self._prompts, state.request_id,
+                                           personal_terms(state.original), self._tracing, self._experiments)
             inputs = self._crew_inputs()
             inputs["requirements"] = agents.run("job_analyst", inputs)
-            strengths = grounded_lines(agents.run("resume_analyst", inputs), state.original, state.baseline.resume)
-            inputs["strengths"] = "\n".join(strengths) or "(none beyond the facts below)"
-            for draft in drafts(lambda feedback: self._write(agents, {**inputs, "feedback": feedback}),
+            inputs["strengths"] = "(none beyond the facts below)"
+            if self._in_time("resume_analyst", calls=3):  # it, the writer, the reviewer
+                strengths = grounded_lines(agents.run("resume_analyst", inputs), state.original, state.baseline.resume)
+                inputs["strengths"] = "\n".join(strengths) or inputs["strengths"]
+            for draft in drafts(lambda feedback: agents.run("writer", {**inputs, "feedback": feedback}),
                                 state.original, state.baseline.resume, self._prompts["writer"].task.feedback,
                                 self._settings.writer_retries, self._before_rewrite):
                 state.drafts.append(draft)
-            if self._time_for(calls=1):  # the reviewer is advisory: late, it is skipped, not waited for
+            if self._in_time("reviewer", calls=1):
                 state.review = agents.run("reviewer", {**inputs, "new_summary": state.drafts[-1].summary or "(none)"})
 
-        def _write(self, agents: Agents, inputs: dict[str, str]) -> str:
-            began = time.monotonic()
-            try:
-                return agents.run("writer", inputs)
-            finally:
-                self._writer_s = time.monotonic() - began
-
         def _time_for(self, calls: int) -> bool:
-            """Whether `calls` more model calls, each as long as the writer's last, end before the deadline:
+            """Whether `calls` more agent runs, each as long as the slowest so far, end before the deadline:
             past it the caller has had its 504, and the work would be read by nobody."""
-            return time.monotonic() + calls * self._writer_s <= self._deadline
+            return time.monotonic() + calls * self._agents.slowest_s <= self._deadline
+
+        def _in_time(self, advisory_agent: str, calls: int) -> bool:
+            # The resume analyst and the reviewer are advisory: when late they are skipped, and said so.
+            if self._time_for(calls):
+                return True
+            self.state.agents_skipped.append(advisory_agent)
+            return False
 
         def _before_rewrite(self, attempt: int, kinds: list[str]) -> bool:
             if not self._time_for(calls=2):  # the rewrite, then the reviewer
@@ -238,6 +242,7 @@ def assemble(state: OptimiseState, prompts: dict) -> dict[str, Any]:
         "degraded_reasons": reasons,
         "degraded_codes": codes,
         "writer_attempts": len(state.drafts),
+        "agents_skipped": state.agents_skipped,
         "changes": baseline.changes + ([] if tailored is baseline.resume else ["summary rewritten by the writer agent"]),
         "suggestions": baseline.suggestions,
         "review": state.review.strip()[:1000],

@@ -75,7 +75,7 @@ def test_a_fabricated_draft_is_rewritten_with_the_claims_listed_and_the_rewrite_
     rewrites = [e for e in events if e["stage"] == "rewrite"]
     assert rewrites == [{"stage": "rewrite", "attempt": 2, "violations": ["number"]}]
     finished = next(e for e in events if e["stage"] == "agents_finished")
-    assert finished["writer_attempts"] == 2
+    assert finished["writer_attempts"] == 2 and finished["skipped"] == [] and result["agents_skipped"] == []
 
 
 def test_when_every_attempt_fabricates_the_deterministic_tailoring_ships_degraded(gw_settings):
@@ -125,4 +125,6 @@ def test_no_rewrite_or_review_starts_that_would_end_past_the_optimisation_deadli
     assert result["writer_attempts"] == 1 and result["degraded"] is True
     assert result["degraded_codes"] == ["grounding_failed:number", "rewrite_out_of_time"]
     assert "rewrite" not in [stage for stage, _ in events]
-    assert result["review"] == ""  # the reviewer is advisory: skipped, not waited for
+    # the advisory agents are skipped, not waited for, and said so; the writer always runs
+    assert result["agents_skipped"] == ["resume_analyst", "reviewer"] and result["review"] == ""
+    assert dict(events)["agents_finished"]["skipped"] == ["resume_analyst", "reviewer"]
