@@ -206,6 +206,7 @@ def test_a_docx_upload_as_a_job_through_the_local_model(platform_factory, live_c
         result = client.job_result(job_id)
         assert result["grounding"]["passed"] and result["usage"]["calls"] >= 3
         rows = httpx.get(f"{url}/api/v1/requests/{result['request_id']}/calls").json()["rows"]
-        assert {r["agent"] for r in rows} >= AGENTS and all(r["status"] == "ok" for r in rows)
+        assert {r["agent"] for r in rows} == AGENTS - set(result["agents_skipped"])  # advisory ones, when late
+        assert all(r["status"] == "ok" for r in rows)
         text, _, _ = docx_text(client.job_result(job_id, "docx"))
         assert "John Doe" in text and "EXPERIENCE" in text.upper()
