@@ -86,7 +86,7 @@ def test_the_migration_backfills_rows_stored_before_the_rollups_existed(gw_setti
     # back to the schema before 0011 (the data stays), then migrate as an upgraded installation would
     for name in ("model_calls_1m_mv", "model_calls_1d_mv", "model_calls_1m", "model_calls_1d"):
         store.command(f"DROP TABLE {{db}}.{name}")
-    store.command("DELETE FROM {db}.schema_migrations WHERE version >= 11")
+    store.command("DELETE FROM {db}.schema_migrations WHERE version IN (11, 12)")  # later ones stay applied
     assert store.migrate() == ["0011_rollups.sql", "0012_rollups_backfill.sql"]
     assert _minute_calls(store) == 12
     window = (T0, T0 + timedelta(minutes=2))
