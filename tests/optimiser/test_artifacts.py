@@ -27,6 +27,13 @@ RESUME = b"Jane Q. Candidate\njane.candidate@example.com\nStaff engineer at Init
 KEY = "jobs/j-1/input.json"
 
 
+@pytest.fixture(autouse=True)
+def _own_settings(monkeypatch):
+    """These tests choose every artifact setting themselves: not the session's defaults (tests/conftest.py)."""
+    monkeypatch.delenv("RESUMEOPT_ARTIFACT_DIR", raising=False)
+    monkeypatch.delenv("RESUMEOPT_ARTIFACT_KEYS", raising=False)
+
+
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
     """moto's S3 server for the module, with dummy credentials in boto3's default chain."""
