@@ -133,6 +133,10 @@ class LocalModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     served_name: str = "smollm2-135m"
     n_ctx: int = Field(8192, ge=512)
+    # None: one core fewer than the machine has (at least 1). llama.cpp's threads meet at a barrier after
+    # every step, so one descheduled thread stalls them all: with every core given to the model and the
+    # platform busy beside it, a call took 81 s instead of 4-8 s here (2 cores; tests/perf/bench_local_threads.py).
+    threads: int | None = Field(None, ge=1, le=256)
     start_timeout_s: float = 90.0
 
 

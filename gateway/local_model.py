@@ -41,13 +41,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def default_threads() -> int:
+    """One core left to the platform beside the model (see gateway/config.py LocalModel.threads)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 class LocalModelServer:
     def __init__(self, served_name: str, n_ctx: int, log_path: Path, host: str = "127.0.0.1",
                  port: int | None = None, threads: int | None = None):
         self.served_name = served_name
         self.host, self.port = host, port or free_port(host)
         self._n_ctx, self._log_path = n_ctx, log_path
-        self._threads = threads or max(1, os.cpu_count() or 1)
+        self._threads = threads or default_threads()
         self._proc: subprocess.Popen | None = None
 
     @property

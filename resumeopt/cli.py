@@ -5,7 +5,8 @@
     resumeopt gateway --config F ...     run the gateway alone
     resumeopt store-writer               read the replicas' telemetry stream into the store (scaled shape)
     resumeopt optimise --resume F --job F|URL [--json]   (F: .pdf, .docx, .md, .txt or .json)
-    resumeopt eval run --dataset NAME
+    resumeopt eval run --dataset NAME [--prompt LABEL|VERSION|NAME=REF] [--repeat N] [--judges a,b]
+    resumeopt eval compare RUN_A RUN_B | eval gate --thresholds F [--baseline F] (--run ID | --dataset NAME)
     resumeopt check-grounding --original F --tailored F [--approved-skills a,b] [--json]
     resumeopt ats check --file F [--json]
     resumeopt skills extract --text-file F [--json] | skills eval [--data F]
@@ -160,26 +161,6 @@ def cmd_optimise(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval_run(args: argparse.Namespace) -> int:
-    from evaluator.datasets import load_dataset
-    from evaluator.runner import run_dataset
-    from resumeopt import console as out
-
-    ds = load_dataset(args.dataset)
-    rows: list[tuple[str, str, float, str]] = []
-    with platform_client() as client:
-        def on_case(case, res):
-            out.console.print(f"case {case.id}: done{' (degraded)' if res.degraded else ''}")
-            rows.extend((case.id, s.name, s.value, s.comment) for s in res.scores)
-
-        report = run_dataset(client, ds, on_case)
-    title = f"eval run {report.run_id}: dataset {ds.name} ({ds.content_hash}), prompts {report.prompt_versions}"
-    out.console.print(out.scores_table(title, rows))
-    for name, mean in report.means().items():
-        out.console.print(f"  mean {name}: {mean:g}")
-    return 0
-
-
 def cmd_gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -193,7 +174,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     local = None
     if config.needs_local_server():
         lm = config.local_model
-        local = LocalModelServer(lm.served_name, lm.n_ctx, settings.data_dir / "logs" / "llama.log")
+        local = LocalModelServer(lm.served_name, lm.n_ctx, settings.data_dir / "logs" / "llama.log", threads=lm.threads)
         config = config.with_local_base(local.start(lm.start_timeout_s))
     try:
         # access_log off: one log line per request costs more than the gateway itself (tests/perf)
@@ -308,9 +289,9 @@ def _parser() -> argparse.ArgumentParser:
     op.add_argument("--json", action="store_true", help="print one JSON object")
     op.set_defaults(func=cmd_optimise)
     ev = sub.add_parser("eval", help="evaluation").add_subparsers(required=True, metavar="SUBCOMMAND")
-    run = ev.add_parser("run", help="run a golden dataset through the optimiser and judge it")
-    run.add_argument("--dataset", required=True)
-    run.set_defaults(func=cmd_eval_run)
+    from resumeopt import eval_cli  # `eval run|compare|gate`
+
+    eval_cli.add_parsers(ev, platform_client)
     from resumeopt import admin_cli, tools_cli
 
     admin_cli.add_parsers(sub, _admin)

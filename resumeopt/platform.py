@@ -170,7 +170,7 @@ class EmbeddedPlatform:
             config = config.with_local_base("http://127.0.0.1:9/v1")  # discard port: no model is called
         elif config.needs_local_server():
             lm = config.local_model
-            self.local = LocalModelServer(lm.served_name, lm.n_ctx, self.gw.data_dir / "logs" / "llama.log")
+            self.local = LocalModelServer(lm.served_name, lm.n_ctx, self.gw.data_dir / "logs" / "llama.log", threads=lm.threads)
             config = config.with_local_base(self.local.start(lm.start_timeout_s))
         opt = OptimiserSettings(gateway_url=self.url)
         app = create_platform_app(self.gw, config, opt)

@@ -65,7 +65,7 @@ def base_config() -> GatewayConfig:
 def local_model(base_config, tmp_path_factory):
     """The real local model server (SmolLM2-135M on llama.cpp), started once per session."""
     lm = base_config.local_model
-    server = LocalModelServer(lm.served_name, lm.n_ctx, tmp_path_factory.mktemp("llama") / "llama.log")
+    server = LocalModelServer(lm.served_name, lm.n_ctx, tmp_path_factory.mktemp("llama") / "llama.log", threads=lm.threads)
     server.start(lm.start_timeout_s)
     yield server
     server.stop()
