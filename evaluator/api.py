@@ -1,12 +1,14 @@
 """The evaluator's HTTP surface in the platform: users' feedback on an optimisation (`POST /v1/feedback`,
-stored as a score) and the comparison of a prompt experiment's arms on live traffic
-(`GET /api/v1/eval/experiments/{name}`). The store is the platform's, so both run there."""
+stored as a score), the comparison of a prompt experiment's arms on live traffic
+(`GET /api/v1/eval/experiments/{name}`), and offline runs (`POST/GET /api/v1/eval/runs`, written and
+read by `resumeopt eval run|compare|gate`). The store is the platform's, so all run there."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Literal, get_args
 
 from fastapi import APIRouter, Query
@@ -17,11 +19,33 @@ from evaluator.runner import prompt_version_tag
 from gateway.api.deps import StoreDep, WriterDep
 from gateway.auth.gate import PrincipalDep, allow, team_filter
 from gateway.errors import GatewayError
+from gateway.store import evalruns
 from gateway.store import online as queries
 
 # What a thumbs-down is about, as a fixed set so feedback can be counted by reason.
 Reason = Literal["inaccurate", "irrelevant", "too_long", "formatting", "fabricated", "other"]
 REASONS: tuple[str, ...] = get_args(Reason)
+
+
+class EvalRunIn(BaseModel):
+    """An offline run's row (evaluator/runs.py RunReport.row): sent when it starts and when it ends."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    status: Literal["running", "finished", "failed"]
+    dataset: str = Field(min_length=1, max_length=64)
+    content_hash: str = Field(max_length=64)
+    prompt_ref: str = Field("", max_length=256)
+    prompt_version: str = Field("", max_length=256)
+    judges: dict[str, str] = Field(default_factory=dict, max_length=64)
+    repeats: int = Field(1, ge=1, le=1000)
+    cases: int = Field(0, ge=0)
+    failed_cases: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0)
+    duration_s: float = Field(0.0, ge=0)
+    aggregates: dict[str, float] = Field(default_factory=dict, max_length=2000)
+    note: str = Field("", max_length=1000)
+    started_at: datetime
 
 
 class FeedbackIn(BaseModel):
@@ -63,6 +87,34 @@ def create_eval_router(baseline_of: Callable[[str], str | None] = lambda name: N
             raise GatewayError(404, "experiment_not_found", "No experiment of this name is configured or has traffic")
         return {"experiment": name, "from": start, "to": end, "team": own,
                 **compare(scores, costs, baseline, resamples)}
+
+    @router.post("/api/v1/eval/runs", status_code=202, **allow("admin", "engineer"))
+    def post_run(body: EvalRunIn, store: StoreDep, writer: WriterDep, principal: PrincipalDep):
+        writer.flush(timeout=10)
+        seen = evalruns.run(store, body.run_id, None)
+        if seen is not None and seen["team"] != principal.team:  # run ids are the client's: no overwriting others'
+            raise GatewayError(409, "run_id_taken", "This run id belongs to another team's run", param="run_id")
+        row = body.model_dump(exclude={"started_at"})
+        writer.emit("eval_runs", {**row, "cost_usd": Decimal(str(body.cost_usd)), "ts": body.started_at,
+                                  "updated": datetime.now(UTC), "team": principal.team,
+                                  "created_by": principal.subject})
+        return {"accepted": True, "run_id": body.run_id}
+
+    @router.get("/api/v1/eval/runs", **allow("admin", "engineer", "finance"))
+    def list_runs(store: StoreDep, writer: WriterDep, principal: PrincipalDep,
+                  dataset: str | None = Query(None, max_length=64), limit: int = Query(50, ge=1, le=1000)):
+        writer.flush(timeout=10)
+        return {"runs": evalruns.runs(store, team_filter(principal), dataset, limit)}
+
+    @router.get("/api/v1/eval/runs/{run_id}", **allow("admin", "engineer", "finance"))
+    def get_run(run_id: str, store: StoreDep, writer: WriterDep, principal: PrincipalDep,
+                scores: bool = Query(True, description="include the run's per-case scores")):
+        writer.flush(timeout=10)
+        team = team_filter(principal)
+        found = evalruns.run(store, run_id, team)
+        if found is None:
+            raise GatewayError(404, "run_not_found", f"No evaluation run {run_id!r} is visible to you")
+        return {**found, **({"scores": evalruns.run_scores(store, run_id, team)} if scores else {})}
 
     return router
 

@@ -15,6 +15,9 @@ DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 class Expect(BaseModel):
     model_config = ConfigDict(extra="forbid")
     must_cover: list[str] = []
+    # Claims a tailoring of this case must not make unless the resume makes them (an employer the
+    # candidate never had, a certificate, a metric the writer might invent): the `forbidden` judge.
+    forbidden: list[str] = []
     min_match_after: float = Field(0.0, ge=0, le=100)
 
 

@@ -7,6 +7,7 @@ expectations, and returns one or more named scores.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -91,12 +92,33 @@ class StructureValidity:
         return [Score("structure_valid", 1.0 if valid else 0.0, self.name, self.version, comment)]
 
 
+class ForbiddenClaims:
+    """Claims the case forbids (`expect.forbidden`) that the tailored resume makes and the source resume does
+    not: each term matched case-insensitively as a whole word or phrase. A check, not a preference: the
+    case's author wrote down what would be a fabrication for this candidate."""
+
+    name, version = "forbidden", "1"
+
+    def score(self, result, expect):
+        terms = expect.get("forbidden") or []
+        if not terms:
+            return []
+        source = (result.get("inputs") or {}).get("resume")  # evaluator/results.with_inputs
+        tailored = result.get("tailored_resume") or ""
+        made = [t for t in terms if _mentions(tailored, t) and not (source and _mentions(source, t))]
+        return [Score("forbidden_claims", float(len(made)), self.name, self.version, ", ".join(made))]
+
+
+def _mentions(text: str, term: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text, re.IGNORECASE) is not None
+
+
 @lru_cache(maxsize=1)
 def _schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-DETERMINISTIC: tuple[Judge, ...] = (KeywordCoverage(), Grounding(), StructureValidity())
+DETERMINISTIC: tuple[Judge, ...] = (KeywordCoverage(), Grounding(), StructureValidity(), ForbiddenClaims())
 
 
 def judge_all(result: dict[str, Any], expect: dict[str, Any], judges=DETERMINISTIC) -> list[Score]:

@@ -79,6 +79,7 @@ class Agents:
 
 def _agent(settings: OptimiserSettings, prompt: Prompt, ids: dict[str, str], tracing: Tracing):
     crewai = import_crewai()
+    seed = prompt.model.seed if prompt.model.seed is not None else settings.llm_seed
     # Traced, each call to the gateway is a client span that sends traceparent (optimiser/tracing.py).
     calls = gateway_call_spans(tracing, prompt.name) if tracing.enabled else None
     llm = crewai.LLM(
@@ -89,6 +90,7 @@ def _agent(settings: OptimiserSettings, prompt: Prompt, ids: dict[str, str], tra
         max_tokens=prompt.model.max_tokens,
         timeout=settings.llm_timeout_s,
         max_retries=0,  # retries belong to the gateway, which knows what is safe to retry
+        **({"seed": seed} if seed is not None else {}),
         default_headers={**ids, "x-agent": prompt.name, "x-prompt-name": prompt.name,
                          "x-prompt-version": prompt.version},
         **({"interceptor": calls} if calls is not None else {}),

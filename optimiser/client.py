@@ -17,17 +17,24 @@ class PlatformError(RuntimeError):
 
 class PlatformClient:
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 600.0):
-        self.url = url.rstrip("/")
+        self.url, self.api_key = url.rstrip("/"), api_key
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def optimise(self, resume: str | bytes, job: str | None, resume_format: str | None = None,
                  progress: Callable[[dict], None] | None = None, filename: str = "resume",
-                 job_url: str | None = None) -> dict[str, Any]:
+                 job_url: str | None = None, prompt_label: str | None = None,
+                 prompts: dict[str, str] | None = None) -> dict[str, Any]:
         """`resume` as text goes in a JSON body; as bytes (a PDF, DOCX or any file) it is uploaded as
         multipart/form-data under `filename`, and the platform reads it. `job` as text, or `job=None` and
         `job_url` for the platform to fetch (its SSRF rules apply)."""
-        job_field = {"job_url": job_url} if job_url is not None else {"job": job}
+        job_field: dict[str, Any] = {"job_url": job_url} if job_url is not None else {"job": job}
+        if prompt_label:
+            job_field["prompt_label"] = prompt_label
+        if isinstance(resume, bytes) and prompts:
+            raise ValueError("a choice of prompt per name needs a text resume (a JSON body), not an upload")
+        if prompts:
+            job_field["prompts"] = prompts
         if isinstance(resume, bytes):
             fields = {**job_field, **({"resume_format": resume_format} if resume_format else {})}
             body: dict[str, Any] = {"files": {"resume": (filename, resume)}, "data": fields}

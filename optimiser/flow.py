@@ -16,14 +16,16 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.tracing import Tracing
-from optimiser.agents import Agents, import_crewai, prompt_set
+from optimiser.agents import AGENTS, Agents, import_crewai, prompt_set
 from optimiser.experiments import ArmChoice, header
 from optimiser.parsing import FORMATS, parse_job, parse_resume, sniff_format
+from optimiser.prompts import has_ref
 from optimiser.render import to_markdown
 from optimiser.research import Research, research_company
 from optimiser.resume import Job, Resume, personal_terms
@@ -53,6 +55,12 @@ class OptimiseInput(BaseModel):
     # The experiment arms this request runs (optimiser/experiments.py): chosen by the server where the
     # request is accepted; whatever a client sends here is replaced.
     experiments: list[ArmChoice] = []
+    # The prompts this request runs, chosen by the caller (evaluation runs, prompt reviews): a label for
+    # every prompt that carries it (production for those that do not), and/or a label or version per
+    # prompt name. Checked when the request is accepted (optimiser/api/prompt_choice.py); a request that
+    # chooses its prompts runs no experiment arm.
+    prompt_label: str | None = Field(None, max_length=64)
+    prompts: dict[str, str] = Field(default_factory=dict, max_length=16)
 
 
 class OptimiseState(BaseModel):
@@ -107,14 +115,16 @@ def _flow_class():
 
     class OptimiseFlow(Flow[OptimiseState]):
         def __init__(self, settings: OptimiserSettings, request_id: str, original: Resume, source: ResumeSource,
-                     job: Job, progress: Progress, tracing: Tracing, arms: list[ArmChoice]):
+                     job: Job, progress: Progress, tracing: Tracing, arms: list[ArmChoice],
+                     chosen: dict[str, str]):
             # Quiet: the flow runs inside a server; progress goes to our own callback, not to stdout panels.
             super().__init__(suppress_flow_events=True)
             self._settings, self._progress, self._tracing = settings, progress, tracing
             self._deadline = time.monotonic() + settings.optimise_timeout_s
             self._agents: Agents | None = None
             self._inputs = (request_id, original, source, job)
-            self._prompts = prompt_set(settings.prompt_label, {a.prompt: a.ref for a in arms}, settings.prompts_dir)
+            self._prompts = prompt_set(settings.prompt_label, {a.prompt: a.ref for a in arms} | chosen,
+                                       settings.prompts_dir)
             self._experiments = header(arms)
 
         @start()
@@ -273,12 +283,24 @@ def run_optimisation(settings: OptimiserSettings, request: OptimiseInput,
             job = parse_job(request.job, request.job_format)
             source = _source(request)
         emit("parsed", {"work_entries": len(original.work), "job_title": job.title})
-        flow = _flow_class()(settings, request.request_id, original, source, job, emit, tracing, request.experiments)
+        flow = _flow_class()(settings, request.request_id, original, source, job, emit, tracing, request.experiments,
+                             chosen_prompts(request, settings.prompts_dir))
         flow.kickoff()
     result = flow.state.result
     result["experiments"] = {a.experiment: a.arm for a in request.experiments}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
+
+
+def chosen_prompts(request: OptimiseInput, root: Path) -> dict[str, str]:
+    """{prompt name: ref} the request chose: `prompts` as given, and `prompt_label` for every other prompt
+    that carries that label (prompts without it stay at the default label)."""
+    chosen = dict(request.prompts)
+    if request.prompt_label:
+        for name in AGENTS:
+            if name not in chosen and has_ref(name, request.prompt_label, root):
+                chosen[name] = request.prompt_label
+    return chosen
 
 
 def _source(request: OptimiseInput) -> ResumeSource:

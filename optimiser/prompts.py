@@ -23,6 +23,7 @@ class ModelParams(BaseModel):
     alias: str | None = None
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int = Field(256, ge=1, le=8192)
+    seed: int | None = Field(None, description="sampling seed; None: the optimiser's RESUMEOPT_LLM_SEED")
 
 
 class AgentText(BaseModel):
@@ -57,6 +58,15 @@ class PromptNotFound(LookupError):
 def load_prompt(name: str, ref: str = "production", root: Path = PROMPTS_DIR) -> Prompt:
     """`ref` is a label or an exact version. Among versions carrying a label, the highest wins."""
     return _load_prompt(name, ref, root, folder_state(root / name))
+
+
+def has_ref(name: str, ref: str, root: Path = PROMPTS_DIR) -> bool:
+    """Whether prompt `name` has a version or a label `ref`."""
+    try:
+        load_prompt(name, ref, root)
+    except PromptNotFound:
+        return False
+    return True
 
 
 def folder_state(folder: Path) -> tuple:

@@ -22,6 +22,10 @@ class OptimiserSettings(BaseSettings):
     prompts_dir: Path = Field(PROMPTS_DIR, description="the prompt registry (prompts/<name>/<version>.yaml)")
     experiments_path: Path = Field(EXPERIMENTS_FILE, description="prompt experiments (optimiser/experiments.py); "
                                    "a missing file means none")
+    # Sent with every agent call (OpenAI's `seed`; llama.cpp's sampler seed): the same input and prompt
+    # versions give the same drafts, so two evaluation runs differ only where the prompts differ. A
+    # prompt's own `model.seed` wins.
+    llm_seed: int | None = Field(7, description="sampling seed of agent calls")
     llm_timeout_s: float = Field(120.0, gt=0, description="per model call, enforced by the OpenAI client")
     optimise_timeout_s: float = Field(300.0, gt=0, description="whole synchronous optimisation")
     # Each rewrite is one more model call (~5-10 s on the local model), inside optimise_timeout_s.

@@ -10,6 +10,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 console = Console()
+# Tables of metrics (eval run, compare, gate) are read in CI logs too, where Rich would assume 80 columns.
+wide = Console(width=None if console.is_terminal else 160)
 
 
 def print_result(result: dict[str, Any]) -> None:

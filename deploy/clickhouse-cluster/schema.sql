@@ -235,6 +235,35 @@ GROUP BY day, team, user_id, model_alias, deployment;
 -- FROM resumeopt.model_calls FINAL
 -- GROUP BY day, team, user_id, model_alias, deployment
 
+-- 0013_eval_runs.sql
+CREATE TABLE IF NOT EXISTS resumeopt.eval_runs_local ON CLUSTER '{cluster}'
+(
+    run_id          String,
+    ts              DateTime64(3, 'UTC'),
+    updated         DateTime64(3, 'UTC'),
+    status          LowCardinality(String),
+    dataset         LowCardinality(String),
+    content_hash    String,
+    prompt_ref      String,
+    prompt_version  String,
+    judges          Map(String, String),
+    repeats         UInt16,
+    cases           UInt32,
+    failed_cases    UInt32,
+    cost_usd        Decimal(18, 9),
+    duration_s      Float64,
+    aggregates      Map(String, Float64),
+    team            String,
+    created_by      String,
+    note            String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', updated)
+ORDER BY run_id;
+CREATE TABLE IF NOT EXISTS resumeopt.eval_runs ON CLUSTER '{cluster}' AS resumeopt.eval_runs_local
+ENGINE = Distributed('{cluster}', resumeopt, eval_runs_local, cityHash64(run_id));
+ALTER TABLE resumeopt.scores_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS repeat UInt16;
+ALTER TABLE resumeopt.scores ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS repeat UInt16;
+
 -- 0014_experiments.sql
 ALTER TABLE resumeopt.model_calls_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS experiments Map(String, String);
 ALTER TABLE resumeopt.model_calls ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS experiments Map(String, String);
@@ -244,4 +273,4 @@ ALTER TABLE resumeopt.optimisations ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXI
     ADD COLUMN IF NOT EXISTS team String;
 
 -- the migrations above, recorded so that the platform's start-up applies none of them again
-INSERT INTO resumeopt.schema_migrations (version, name) VALUES (1, '0001_model_calls.sql'), (2, '0002_scores.sql'), (3, '0003_optimisations.sql'), (4, '0004_model_calls_routing.sql'), (5, '0005_audit.sql'), (6, '0006_model_calls_cache.sql'), (7, '0007_governance.sql'), (8, '0008_model_calls_identity.sql'), (9, '0009_scores_team.sql'), (10, '0010_model_calls_prices.sql'), (11, '0011_rollups.sql'), (12, '0012_rollups_backfill.sql'), (14, '0014_experiments.sql');
+INSERT INTO resumeopt.schema_migrations (version, name) VALUES (1, '0001_model_calls.sql'), (2, '0002_scores.sql'), (3, '0003_optimisations.sql'), (4, '0004_model_calls_routing.sql'), (5, '0005_audit.sql'), (6, '0006_model_calls_cache.sql'), (7, '0007_governance.sql'), (8, '0008_model_calls_identity.sql'), (9, '0009_scores_team.sql'), (10, '0010_model_calls_prices.sql'), (11, '0011_rollups.sql'), (12, '0012_rollups_backfill.sql'), (13, '0013_eval_runs.sql'), (14, '0014_experiments.sql');

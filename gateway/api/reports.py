@@ -162,6 +162,7 @@ class ScoreIn(BaseModel):
     run_id: str = Field("", max_length=64)
     dataset: str = Field("", max_length=64)
     case_id: str = Field("", max_length=128)
+    repeat: int = Field(0, ge=0, le=1000, description="which repeat of an offline run's case")
     # The set of prompt versions behind a result, as the evaluator tags it ("job_analyst@1.0.0+resume_analyst@
     # 1.0.0+..."): ~17 characters an agent, 66 for today's four; 256 leaves room for more agents and longer names.
     prompt_version: str = Field("", max_length=256)

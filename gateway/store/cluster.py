@@ -21,7 +21,7 @@ CLUSTER = "'{cluster}'"
 # Every version of a row must reach the shard that holds its others (FINAL collapses per shard).
 SHARD_KEYS = {"model_calls": "cityHash64(call_id)", "scores": "cityHash64(score_id)",
               "optimisations": "cityHash64(request_id)", "audit": "cityHash64(audit_id)",
-              "governance": "cityHash64(kind, id)", "schema_migrations": "version",
+              "governance": "cityHash64(kind, id)", "eval_runs": "cityHash64(run_id)", "schema_migrations": "version",
               "model_calls_1m": "rand()", "model_calls_1d": "rand()"}  # aggregates: merged by any reader
 
 _CREATE = re.compile(r"^CREATE TABLE IF NOT EXISTS \{db\}\.(\w+)\s*\n(.*)$", re.S)

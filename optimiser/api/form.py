@@ -23,7 +23,7 @@ from optimiser.settings import OptimiserSettings
 from optimiser.uploads import resume_text
 
 FORM_OVERHEAD = 64 * 1024  # boundaries, part headers and the small fields around the two inputs
-FIELDS = ("resume", "job", "job_url", "resume_format", "job_format", "request_id")
+FIELDS = ("resume", "job", "job_url", "resume_format", "job_format", "request_id", "prompt_label")
 
 
 def is_form(request: Request) -> bool:
@@ -79,7 +79,7 @@ async def _input(form: FormData, settings: OptimiserSettings) -> OptimiseInput:
     job_text = await resolve_job(job_text, _text_field(form, "job_url"), settings)  # or fetched from job_url
     source = await asyncio.to_thread(text.source)  # finds the headings in up to max_resume_bytes of text
     return OptimiseInput(resume=text.text, resume_format=text.fmt, job=job_text, source=source.model_dump(),
-                         job_format=_text_field(form, "job_format"),
+                         job_format=_text_field(form, "job_format"), prompt_label=_text_field(form, "prompt_label"),
                          **({"request_id": rid} if (rid := _text_field(form, "request_id")) else {}))
 
 
@@ -117,7 +117,12 @@ REQUEST_BODY = {
                 "job_url": {"type": "string", "format": "uri", "description": "the job page; the platform fetches it"},
                 "resume_format": {"type": "string", "enum": ["json", "markdown", "text"]},
                 "job_format": {"type": "string", "enum": ["json", "text"]},
-                "request_id": {"type": "string"}}}},
+                "request_id": {"type": "string"},
+                "prompt_label": {"type": "string", "description": "admin/engineer: run every prompt that has this "
+                                 "label at it (production for the others); 422 unknown_prompt if none has it"},
+                "prompts": {"type": "object", "additionalProperties": {"type": "string"},
+                            "description": "admin/engineer: a version or label per prompt name, e.g. "
+                                           "{\"writer\": \"1.0.0\"}"}}}},
         "multipart/form-data": {"schema": {
             "type": "object", "required": ["resume"],
             "description": "exactly one of `job` and `job_url`",
@@ -128,6 +133,7 @@ REQUEST_BODY = {
                 "job_url": {"type": "string", "format": "uri", "description": "the job page; the platform fetches it"},
                 "resume_format": {"type": "string", "enum": ["pdf", "docx", "json", "markdown", "text"]},
                 "job_format": {"type": "string", "enum": ["json", "text"]},
-                "request_id": {"type": "string"}}}},
+                "request_id": {"type": "string"},
+                "prompt_label": {"type": "string", "description": "admin/engineer: run the prompts at this label"}}}},
     },
 }

@@ -24,6 +24,7 @@ from gateway.auth.principal import Principal
 from gateway.errors import GatewayError, json_object
 from optimiser.api.form import REQUEST_BODY, is_form, read_form
 from optimiser.api.job_url import with_fetched_job
+from optimiser.api.prompt_choice import settle_prompts
 from optimiser.flow import OptimiseInput
 from optimiser.jobs.service import IdempotencyConflict, JobService, new_webhook_secret
 from optimiser.jobs.store import FINAL, JobNotFound, public_view
@@ -75,7 +76,7 @@ def create_jobs_router(settings: OptimiserSettings, service: JobService, check_w
             await asyncio.to_thread(_check_parses, payload)  # bad input is a 422 now, not a failed job later
         webhook = await asyncio.to_thread(_webhook, extra, check_webhook_url)
         email = _email(extra.get("notify_email"))
-        payload.experiments = arms(principal)  # chosen once: a retried job keeps its arms
+        settle_prompts(payload, principal, settings, arms)  # chosen once: a retried job keeps its prompts
         job_input = {"input": payload.model_dump(), "gateway_key": principal.token or None, "team": principal.team}
         owner = {"team": principal.team, "user_id": principal.user_id, "subject": principal.subject}
         try:

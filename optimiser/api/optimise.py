@@ -28,6 +28,7 @@ from gateway.errors import GatewayError, json_object
 from gateway.tracing import Tracing, current_span
 from optimiser.api.job_url import with_fetched_job
 from optimiser.api.form import REQUEST_BODY, is_form, read_form
+from optimiser.api.prompt_choice import settle_prompts
 from optimiser.experiments import ArmChoice
 from optimiser.flow import OptimiseInput, run_optimisation
 from optimiser.parsing import ResumeParseError
@@ -63,7 +64,7 @@ def create_router(settings: OptimiserSettings, hooks: Hooks) -> APIRouter:
             payload = _parse(await with_fetched_job(await read_body(request, limit), settings))
         if hooks.tracing.enabled:
             current_span().set_attribute("resumeopt.request_id", payload.request_id)  # find the trace by id
-        payload.experiments = hooks.arms(principal)  # the server's choice, never the client's
+        settle_prompts(payload, principal, settings, hooks.arms)  # the caller's checked choice, or the server's arms
         # The agents' model calls go out under the caller's own credential, so its budgets, limits
         # and team (cache namespace, logging mode, cost reports) apply to them.
         run = settings.model_copy(update={"gateway_api_key": principal.token or settings.gateway_api_key})

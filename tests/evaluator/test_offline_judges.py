@@ -74,7 +74,7 @@ def test_offline_result_has_what_judges_read(result):
 def test_registry_serves_every_stable_judge_without_a_platform():
     judges = resolve(None)
     assert [j.name for j in judges] == list(STABLE)
-    assert {"ats", "length", "safety", "keyword_coverage", "grounding", "structure"} == set(STABLE)
+    assert {"ats", "length", "safety", "keyword_coverage", "grounding", "structure", "forbidden"} == set(STABLE)
     assert all(j.version == current_version(j.name) for j in judges)
 
 

@@ -45,8 +45,9 @@ def test_list_show_and_diff(registry):
     out = cli("prompts", "list", "--name", "writer", "--json", env=_in(registry))
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
-    assert [(r["version"], r["labels"]) for r in rows] == [("1.0.0", []), ("1.1.0", ["production"])]
-    assert rows[1]["model"] == {"alias": "local-smol", "temperature": 0.2, "max_tokens": 160}
+    assert [(r["version"], r["labels"]) for r in rows] == [("1.0.0", []), ("1.1.0", ["production"]),
+                                                            ("1.1.1", ["candidate-bad"])]
+    assert rows[1]["model"] == {"alias": "local-smol", "temperature": 0.2, "max_tokens": 160, "seed": None}
     assert all(r["changelog"] for r in rows)
     everything = json.loads(cli("prompts", "list", "--json", env=_in(registry)).stdout)
     assert {r["name"] for r in everything} == {"job_analyst", "resume_analyst", "writer", "reviewer"}
@@ -72,7 +73,8 @@ def test_promote_without_a_platform_moves_the_label_and_audits_it_in_the_file(re
     assert (done["from"], done["to"], done["who"], done["audited"]) == ("1.1.0", "1.0.0", "tester", ["AUDIT.jsonl"])
     assert "not in the store" in out.stderr
     rows = json.loads(cli("prompts", "list", "--name", "writer", "--json", env=_in(registry)).stdout)
-    assert [(r["version"], r["labels"]) for r in rows] == [("1.0.0", ["production"]), ("1.1.0", [])]
+    assert [(r["version"], r["labels"]) for r in rows] == [("1.0.0", ["production"]), ("1.1.0", []),
+                                                            ("1.1.1", ["candidate-bad"])]
     assert [(a["who"], a["from"], a["to"], a["reason"]) for a in audit_lines(registry)] == [
         ("tester", "1.1.0", "1.0.0", "roll back")]
     bad = cli("prompts", "promote", "writer", "1.0.0", "--label", "Not A Label", env=_in(registry))
