@@ -85,7 +85,11 @@ def _load(path: Path, model, parse):
         return model.model_validate(parse(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise GateError(f"{path}: no such file") from None
-    except (ValidationError, ValueError, yaml.YAMLError) as exc:
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise GateError(f"{path}: {where}: {first['msg']}") from None
+    except (ValueError, yaml.YAMLError) as exc:
         raise GateError(f"{path}: {str(exc).splitlines()[0]} ({type(exc).__name__})") from None
 
 

@@ -61,10 +61,22 @@ _KNOWN = [
     # judgments whose better direction is down
     Metric("ats_issues", "judgment", False, "ats"),
     Metric("length_change", "judgment", False, "length"),
+    # judgments, higher is better (named so the gate knows whose calibration decides)
+    Metric("match_after", "judgment", True, "keyword_coverage"),
+    Metric("coverage_uplift", "judgment", True, "keyword_coverage"),
+    Metric("ats_score", "judgment", True, "ats"),
+    Metric("ats_uplift", "judgment", True, "ats"),
+    Metric("embedding_relevance", "judgment", True, "embedding_relevance"),
+    Metric("embedding_uplift", "judgment", True, "embedding_relevance"),
+    Metric("ragas_rubric_score", "judgment", True, "ragas_rubric"),
+    Metric("edit_similarity", "judgment", True, "ragas_string"),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _KNOWN}
 
 
 def metric(name: str, judge: str = "") -> Metric:
-    """The metric `name` (a judge's score): known, or a judgment where higher is better."""
-    return METRICS.get(name) or Metric(name, "judgment", True, judge)
+    """The metric `name` (a judge's score): known, or a judgment where higher is better (the LLM rubric's
+    per-criterion `rubric_*` scores are its judge's)."""
+    if name in METRICS:
+        return METRICS[name]
+    return Metric(name, "judgment", True, judge or ("llm_rubric" if name.startswith("rubric_") else ""))

@@ -12,8 +12,9 @@ scores) says how much of a difference between two runs is noise. The agents' cal
 (RESUMEOPT_LLM_SEED) and the LLM judge's too, at temperature 0, so with an unchanged model build the
 spread is expected to be 0; a non-zero spread is the finding.
 
-A case the platform could not optimise (an error answer, a time-out) is not dropped: it scores
-`case_failed` 1, counts in `failed_cases`, and the run goes on.
+A case the platform could not optimise (a server error, a time-out) is not dropped: it scores
+`case_failed` 1, counts in `failed_cases`, and the run goes on. A client error (an unknown prompt, a role
+that may not choose prompts) ends the run at once as `failed`: no case could succeed.
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ def _run_case(client: PlatformClient, case: Case, repeat: int, judges: list[Judg
         result = client.optimise(resume, job, case.resume_format, prompt_label=prompt.label,
                                  prompts=prompt.per_prompt or None)
     except PlatformError as exc:
+        if 400 <= exc.status < 500 and exc.status not in (408, 429):
+            raise  # the run was asked for wrongly (an unknown prompt, a missing role): no case can succeed
         failed = [run_score("case_failed", 1.0, f"{exc.status} {exc.code}")]
         client.post_scores(_rows(failed, "", report, case.id, repeat))
         return CaseRun(case.id, repeat, "", failed, error=f"{exc.status} {exc.code}: {exc.message}")

@@ -89,12 +89,14 @@ def _run(client, args):
                        embedding_model=args.embedding_model)
     judges = resolve(args.judges.split(",") if args.judges else None, ctx)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:  # stdout: the result only
+    quiet = getattr(args, "json", False)  # --json: stdout is the result, stderr only an error
+    with Progress(*columns, console=Console(stderr=True), transient=False, disable=quiet) as bar:
         task = bar.add_task(f"{ds.name} ({ds.content_hash}) prompt {prompt}", total=len(ds.cases) * args.repeat)
 
         def on_case(case, done):
             state = "FAILED " + done.error if done.error else ("degraded" if done.degraded else "ok")
-            bar.console.print(f"  {case.id} #{done.repeat}: {state}")
+            if not quiet:
+                bar.console.print(f"  {case.id} #{done.repeat}: {state}")
             bar.advance(task)
 
         report = run_dataset(client, ds, judges, prompt, args.repeat, on_case, args.note)
