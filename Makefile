@@ -1,5 +1,5 @@
 # The two commands of the README. Both set the machine up first (deploy/bootstrap.sh, idempotent).
-.PHONY: demo test test-fast bench bench-store lock setup
+.PHONY: demo test test-fast gate bench bench-store lock setup
 
 setup:
 	@deploy/bootstrap.sh
@@ -9,6 +9,13 @@ demo: setup
 
 test: setup
 	@.venv/bin/python -m pytest
+
+# The quality gate .ci/run runs after the tests: the `ci` golden set through the whole optimiser (real local
+# model) with the stable judges, against evaluator/ci/ (thresholds, baseline); exit 1 on a regression.
+# Its own store in a fresh folder: the gate's runs never mix with a developer's.
+gate: setup
+	@d=$$(mktemp -d); RESUMEOPT_DATA_DIR=$$d .venv/bin/resumeopt eval gate --dataset ci \
+		--thresholds evaluator/ci/thresholds.yaml --baseline evaluator/ci/baseline.json; rc=$$?; rm -rf $$d; exit $$rc
 
 test-fast: setup
 	@.venv/bin/python -m pytest -m "not e2e"
