@@ -119,9 +119,10 @@ def _print_run(run: dict) -> None:
     from resumeopt.console import wide as console
 
     agg = run["aggregates"]
-    t = Table(title=f"eval run {run['run_id']}: {run['dataset']} ({run['content_hash']}), {run['cases']} case runs "
-                    f"x{run['repeats']}, {run['failed_cases']} failed, ${float(run['cost_usd']):.6f}, "
-                    f"{run['duration_s']:.0f}s")
+    console.print(f"eval run {run['run_id']}: {run['dataset']} ({run['content_hash']}), {run['cases']} case runs "
+                  f"(x{run['repeats']}), {run['failed_cases']} failed, ${float(run['cost_usd']):.6f}, "
+                  f"{run['duration_s']:.0f}s", soft_wrap=True)
+    t = Table()
     t.add_column("metric")
     t.add_column("mean", justify="right")
     if run["repeats"] > 1:

@@ -130,15 +130,16 @@ def test_demo_runs_end_to_end_on_the_embedded_default(tmp_path):
 def test_cli_eval_run_prints_a_table_and_stores_scores(platform_factory, live_config):
     app, server = platform_factory(live_config)
     with server as url:
-        out = subprocess.run([sys.executable, "-m", "resumeopt.cli", "eval", "run", "--dataset", "smoke"],
+        out = subprocess.run([sys.executable, "-m", "resumeopt.cli", "eval", "run", "--dataset", "ci"],
                              capture_output=True, text=True, timeout=600,
                              env={**os.environ, "RESUMEOPT_PLATFORM_URL": url, "COLUMNS": "160"})
         assert out.returncode == 0, out.stderr[-2000:]
-        assert "dataset smoke" in out.stdout and "grounding_violations" in out.stdout
+        assert "eval run" in out.stdout and ": ci (" in out.stdout and "grounding_violations" in out.stdout
+        assert "analyst__marketing-insights #0" in out.stderr  # progress, case by case
         app.state.writer.flush(10)
         rows = app.state.store.query("SELECT run_id, dataset, case_id, name, value FROM {db}.scores FINAL "
-                                     "WHERE dataset = 'smoke'")
-    assert {r["case_id"] for r in rows} == {"john-doe__backend-eng"}
+                                     "WHERE dataset = 'ci'")
+    assert {r["case_id"] for r in rows} == {"analyst__marketing-insights", "sysadmin__devops"}
     assert len({r["run_id"] for r in rows}) == 1
     assert {"match_after", "must_cover", "structure_valid", "grounding_violations"} <= {r["name"] for r in rows}
 
