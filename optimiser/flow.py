@@ -214,8 +214,13 @@ def _decision(state: OptimiseState) -> tuple[Resume, list[str], list[str]]:
     elif last is not None:
         shown = "; ".join(f"{v.kind}: {v.text}" for v in last.violations[:5])
         tries = f" after {len(state.drafts)} attempts" if len(state.drafts) > 1 else ""
-        reasons.append(f"writer output failed grounding{tries} ({len(last.violations)} violations: {shown})")
-        codes.append("grounding_failed:" + ",".join(sorted({v.kind for v in last.violations})))
+        kinds = sorted({v.kind for v in last.violations} - {"not_a_summary"})
+        if kinds:
+            reasons.append(f"writer output failed grounding{tries} ({len(last.violations)} violations: {shown})")
+            codes.append("grounding_failed:" + ",".join(kinds))
+        if len(kinds) < len({v.kind for v in last.violations}):
+            reasons.append(f"writer answered with something other than a summary{tries} ({shown})")
+            codes.append("not_a_summary")
     if state.out_of_time:
         reasons.append("no rewrite: it would not have finished within the optimisation's time limit")
         codes.append("rewrite_out_of_time")

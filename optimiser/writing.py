@@ -17,6 +17,13 @@ from optimiser.tools.grounding import Violation, check_grounding
 
 MAX_SUMMARY_CHARS = 700
 MAX_CLAIMS = 5  # listed in the feedback: the local model's context is small, and five make the point
+# What a small model answers instead of a summary: talk to the user ("I'm ready to help. Please go ahead and
+# submit your resume facts..." shipped as a production summary before this check: found by `eval run`),
+# offers, refusals. A draft saying one of these is rejected like a fabrication (kind `not_a_summary`).
+CHATTER = re.compile(
+    r"\b(?:I'?m ready|I am ready|I'?ll (?:provide|help|write|need)|I will (?:provide|help|write)|I can(?:not|'t)? help|"
+    r"I'?m sorry|(?:please|kindly) (?:go ahead|provide|share|submit|send|paste)|as an ai\b|language model|"
+    r"here(?:'s| is) (?:the|your|a) |let me know|your resume|resume facts|sure[,!]|certainly[,!])", re.I)
 
 
 class Draft(BaseModel):
@@ -48,6 +55,8 @@ def check_draft(answer: str, original: Resume, tailored: Resume) -> Draft:
     summary = summary_from(answer)
     if not summary:
         return Draft(summary="", violations=[])
+    if said := CHATTER.search(summary):
+        return Draft(summary=summary, violations=[Violation(kind="not_a_summary", text=said.group(0), where="summary")])
     return Draft(summary=summary, violations=check_grounding(original, with_summary(tailored, summary)).violations)
 
 

@@ -128,3 +128,36 @@ def test_no_rewrite_or_review_starts_that_would_end_past_the_optimisation_deadli
     # the advisory agents are skipped, not waited for, and said so; the writer always runs
     assert result["agents_skipped"] == ["resume_analyst", "reviewer"] and result["review"] == ""
     assert dict(events)["agents_finished"]["skipped"] == ["resume_analyst", "reviewer"]
+
+
+CHATTER = "I'm ready to help. Please go ahead and submit your resume facts, and I'll provide the answer."
+
+
+def test_an_answer_that_is_not_a_summary_is_rejected_and_asked_again(gw_settings):
+    # what the local model answered the production writer for a ci case (eval run): talk to the user
+    result, rows, events = _optimise(gw_settings, [{"when": FEEDBACK, "reply": GROUNDED},
+                                                   {"when": WRITER_TASK, "reply": CHATTER}])
+    assert result["writer_attempts"] == 2 and result["degraded"] is False
+    assert "ready to help" not in result["tailored_resume"] and GROUNDED in result["tailored_resume"]
+    assert [(v["kind"], v["text"]) for v in result["grounding"]["candidate_violations"]] == [
+        ("not_a_summary", "I'm ready")]
+    assert [e["violations"] for e in events if e["stage"] == "rewrite"] == [["not_a_summary"]]
+
+
+def test_a_writer_that_never_answers_with_a_summary_ships_degraded_with_its_own_code(gw_settings):
+    result, _, _ = _optimise(gw_settings, [{"when": WRITER_TASK, "reply": CHATTER}], retries=1)
+    assert result["degraded"] is True and result["degraded_codes"] == ["not_a_summary"]
+    assert "something other than a summary after 2 attempts" in result["degraded_reasons"][0]
+    assert "ready to help" not in result["tailored_resume"]
+
+
+def test_chatter_is_told_from_summaries():
+    from optimiser.writing import CHATTER as pattern
+
+    for chatter in (CHATTER, "Sure! Here is a summary for the candidate.", "As an AI language model I cannot",
+                    "Please provide the job description.", "Let me know if you want changes."):
+        assert pattern.search(chatter), chatter
+    for summary in ("Data analyst who builds reporting in SQL and Python for a regional retailer.",
+                    "Backend engineer; I led the move to Docker at Baltic Freight Systems.",
+                    "Systems engineer ready to run Linux services in production."):
+        assert not pattern.search(summary), summary
