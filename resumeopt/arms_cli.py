@@ -3,8 +3,8 @@ arms compared on live traffic (online scores and user feedback, cost per optimis
 each arm from the baseline with a bootstrap 95 % interval), read from the platform's
 `GET /api/v1/eval/experiments/{name}`: the store is the platform's.
 
-A subcommand of its own beside `eval compare RUN_A RUN_B` (offline runs): the two compare different
-things (fixed golden cases against live users) and take different arguments.
+`eval compare --experiment NAME` prints the same (offline runs and live arms are compared from one command);
+`eval arms` stays as its own name.
 """
 
 from __future__ import annotations

@@ -36,9 +36,15 @@ def add_parsers(ev, platform_client) -> None:
     judges_arg(run)
     run.set_defaults(func=lambda a: _with_platform(platform_client, a, _cmd_run))
 
-    cmp_ = ev.add_parser("compare", help="per-metric differences of two runs with paired bootstrap intervals")
-    cmp_.add_argument("run_a", help="the reference run (e.g. production)")
-    cmp_.add_argument("run_b", help="the run compared with it (e.g. a candidate prompt)")
+    cmp_ = ev.add_parser("compare", help="per-metric differences of two runs with paired bootstrap intervals, "
+                         "or of a live experiment's arms (--experiment)")
+    cmp_.add_argument("run_a", nargs="?", help="the reference run (e.g. production)")
+    cmp_.add_argument("run_b", nargs="?", help="the run compared with it (e.g. a candidate prompt)")
+    cmp_.add_argument("--experiment", help="instead of two runs: a prompt experiment's arms on live traffic "
+                      "(online scores, feedback, cost; the same as `eval arms`)")
+    cmp_.add_argument("--from", dest="start", help="with --experiment: first day (YYYY-MM-DD)")
+    cmp_.add_argument("--to", dest="end", help="with --experiment: last day (YYYY-MM-DD)")
+    cmp_.add_argument("--team", help="with --experiment, admin: one team")
     cmp_.add_argument("--json", action="store_true")
     cmp_.set_defaults(func=lambda a: _with_platform(platform_client, a, _cmd_compare, model=False))
 
@@ -139,6 +145,15 @@ def _print_run(run: dict) -> None:
 
 def _cmd_compare(client, args) -> int:
     from evaluator.compare import compare_runs
+
+    if args.experiment:
+        if args.run_a or args.run_b:
+            raise ValueError("give two run ids or --experiment, not both")
+        from resumeopt.arms_cli import arms
+
+        return arms(client, args)
+    if not (args.run_a and args.run_b):
+        raise ValueError("eval compare needs two run ids (RUN_A RUN_B) or --experiment NAME")
 
     a = client.call("GET", f"/api/v1/eval/runs/{args.run_a}")
     b = client.call("GET", f"/api/v1/eval/runs/{args.run_b}")

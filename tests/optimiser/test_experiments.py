@@ -190,6 +190,11 @@ def test_eval_arms_compares_the_arms_online_scores_feedback_and_cost(live):
               env={"RESUMEOPT_PLATFORM_URL": url, "RESUMEOPT_API_KEY": engineer})
     assert out.returncode == 0, out.stderr
     assert {a["arm"] for a in json.loads(out.stdout)["arms"]} == set(users)
+    via_compare = cli("eval", "compare", "--experiment", EXPERIMENT, "--json",
+                      env={"RESUMEOPT_PLATFORM_URL": url, "RESUMEOPT_API_KEY": engineer})
+    assert via_compare.returncode == 0 and json.loads(via_compare.stdout)["arms"] == json.loads(out.stdout)["arms"]
+    neither = cli("eval", "compare", env={"RESUMEOPT_PLATFORM_URL": url, "RESUMEOPT_API_KEY": engineer})
+    assert neither.returncode == 2 and "two run ids" in neither.stderr
     missing = httpx.get(f"{url}/api/v1/eval/experiments/no-such", headers=_bearer(engineer))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "experiment_not_found"
     consumer = httpx.get(f"{url}/api/v1/eval/experiments/{EXPERIMENT}", headers=_bearer(users["1.0.0"]))
