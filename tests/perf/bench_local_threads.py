@@ -35,7 +35,7 @@ def _calls(base: str, n: int) -> list[float]:
     for i in range(n):
         t = time.perf_counter()
         r = httpx.post(base + "/chat/completions", timeout=600, json={
-            "model": "m", "messages": [{"role": "user", "content": f"{PROMPT} ({i})"}],
+            "model": "m", "messages": [{"role": "user", "content": f"Request {time.time_ns()}. {PROMPT}"}],  # no shared prefix: the server must read it all
             "max_tokens": 160, "temperature": 0.2, "seed": 7})
         r.raise_for_status()
         out.append(time.perf_counter() - t)
