@@ -33,3 +33,17 @@ def get_text(path: str, **params: Any) -> str:
     resp = httpx.get(platform_url() + path, params=params, timeout=TIMEOUT_S, headers=_headers())
     resp.raise_for_status()
     return resp.text
+
+
+def describe(exc: httpx.HTTPError) -> str:
+    """A failed read in a few words: the status and the platform's error code for an HTTP error
+    (`403 forbidden`: the dashboard's key lacks the role), the transport error's name otherwise
+    (`ConnectError`: nothing listens at the URL)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        try:
+            code = exc.response.json()["error"]["code"]
+        except (ValueError, KeyError, TypeError):
+            code = exc.response.reason_phrase
+        return f"{exc.response.status_code} {code}"
+    return type(exc).__name__
+
