@@ -47,3 +47,17 @@ def describe(exc: httpx.HTTPError) -> str:
         return f"{exc.response.status_code} {code}"
     return type(exc).__name__
 
+
+def healthz() -> dict[str, Any]:
+    """`/healthz`: its body on 200 (ok) and on 503 (degraded: the store is unreachable or telemetry rows were
+    dropped), which says why; any other answer, or none, raises."""
+    resp = httpx.get(platform_url() + "/healthz", timeout=TIMEOUT_S, headers=_headers())
+    if resp.status_code == 503:  # the platform's own answer carries a status; a proxy's 503 does not
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "status" in body:
+            return body
+    resp.raise_for_status()
+    return resp.json()

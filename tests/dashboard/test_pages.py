@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -146,9 +147,71 @@ def test_prompt_comparison_says_how_to_make_a_run_when_there_is_none(gw_settings
     assert "resumeopt eval run --dataset ci" in at.info[0].value
 
 
+# -- gateway health: calls as the gateway records them ----------------------------------------------------
+
+
+@pytest.fixture
+def gateway_with_traffic(gw_settings, base_config, monkeypatch):
+    """Two minutes ago, local-llama: 10 calls at 100 ms, one failed, two served from the cache; a minute ago,
+    local-llama-judge: 4 calls at 800 ms, each after a retry and a fallback."""
+    app = create_app(gw_settings, base_config.with_local_base("http://127.0.0.1:9/v1"))
+    now = datetime.now(UTC)
+    llama = ("local-smol", "local-llama", 2, 100.0)
+    calls = [(*llama, {})] * 7 + [(*llama, {"status": "error"})] + [(*llama, {"cache_hit": True})] * 2 \
+        + [("judge", "local-llama-judge", 1, 800.0, {"attempts": 2, "fallbacks": 1})] * 4
+    with serve(app) as url:
+        for alias, deployment, ago, latency, extra in calls:
+            rec = CallRecord(Attribution("health-1"), alias, deployment, "local", latency_ms=latency, **extra)
+            rec.ts = now - timedelta(minutes=ago)
+            app.state.writer.emit("model_calls", rec.row())
+        assert app.state.writer.flush(timeout=10)
+        monkeypatch.setenv("RESUMEOPT_PLATFORM_URL", url)
+        yield app
+
+
+def test_gateway_health_shows_rates_latency_fallbacks_and_breakers(gateway_with_traffic):
+    at = _run("pages/4_Gateway_health.py")
+    values = {m.label: m.value for m in at.metric}
+    assert values == {"Calls": "14", "Error rate": "7.14%", "Highest p95 (deployment)": "800.0 ms",
+                      "Breakers not closed": "0", "Fallbacks": "4", "Retries": "4", "Cache-hit rate": "14.29%",
+                      "Platform status": "ok"}
+    table = at.dataframe[0].value
+    assert list(table["deployment"]) == ["local-llama", "local-llama-judge"]
+    assert list(table["calls"]) == [10, 4] and list(table["error_rate"]) == [0.1, 0.0]
+    assert list(table["breaker now"]) == ["closed", "closed"]
+    breakers = at.dataframe[1].value
+    assert set(breakers["deployment"]) == set(gateway_with_traffic.state.chat.deployment_names())
+    # calls per minute over the whole hour, a minute without calls drawn as 0, not left out
+    chart = _chart_data(at)
+    assert len(chart) == 2 * 60 and chart.groupby("series")["value"].sum().to_dict() == {"local-llama": 10,
+                                                                                        "local-llama-judge": 4}
+
+    at.radio[0].set_value("model").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["model"]) == ["judge", "local-smol"]
+
+
+def _chart_data(at: AppTest):
+    """The page's one chart's data (series, value) as Streamlit sends it to the browser (Arrow)."""
+    proto = at.get("vega_lite_chart")[0].proto
+    df = pa.ipc.open_stream(proto.datasets[0].data.data).read_all().to_pandas()
+    column = lambda prefix: next(c for c in df.columns if c.startswith(prefix))  # noqa: E731
+    return df.rename(columns={column("color"): "series", column("value"): "value"})
+
+
+def test_gateway_health_says_so_when_the_window_is_empty(gw_settings, base_config, monkeypatch):
+    app = create_app(gw_settings, base_config.with_local_base("http://127.0.0.1:9/v1"))
+    with serve(app) as url:
+        monkeypatch.setenv("RESUMEOPT_PLATFORM_URL", url)
+        at = _run("pages/4_Gateway_health.py")
+    assert {m.label: m.value for m in at.metric}["Calls"] == "0"
+    assert "No gateway calls in this window" in at.info[0].value
+
+
 # -- failures ---------------------------------------------------------------------------------------------
 
-PAGES = ["1_Cost.py", "2_Quality.py", "3_Prompt_comparison.py"]
+
+PAGES = ["1_Cost.py", "2_Quality.py", "3_Prompt_comparison.py", "4_Gateway_health.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -159,9 +222,9 @@ def test_pages_say_so_when_the_platform_is_down(page, monkeypatch):
     assert "unavailable" in at.error[0].value
 
 
-@pytest.mark.parametrize("page", ["3_Prompt_comparison.py"])
+@pytest.mark.parametrize("page", ["3_Prompt_comparison.py", "4_Gateway_health.py"])
 def test_pages_say_so_when_the_key_may_not_read_them(page, secured, monkeypatch):
-    """A consumer key (it calls models, reads its own requests) is refused evaluation runs: 403."""
+    """A consumer key (it calls models, reads its own requests) is refused runs and health reports: 403."""
     with simulated_platform(secured) as (url, _):
         key = httpx.post(f"{url}/admin/v1/keys", json={"name": "dash", "team": "acme", "role": "consumer"},
                          headers={"authorization": f"Bearer {ADMIN_KEY}"})
