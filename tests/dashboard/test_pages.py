@@ -211,6 +211,21 @@ def test_gateway_health_says_so_when_the_window_is_empty(gw_settings, base_confi
 # -- failures ---------------------------------------------------------------------------------------------
 
 
+def test_a_degraded_platform_shows_as_degraded_not_unreachable(gw_settings, base_config, monkeypatch):
+    """/healthz answers 503 with its body once telemetry rows were dropped (here: a one-row backlog bound)."""
+    settings = gw_settings.model_copy(update={"writer_max_pending": 1})
+    app = create_app(settings, base_config.with_local_base("http://127.0.0.1:9/v1"))
+    with serve(app) as url:
+        for _ in range(200):
+            app.state.writer.emit("model_calls", CallRecord(Attribution("flood"), "local-smol", "local-llama").row())
+        assert app.state.writer.stats()["dropped"] > 0
+        assert httpx.get(f"{url}/healthz").status_code == 503
+        monkeypatch.setenv("RESUMEOPT_PLATFORM_URL", url)
+        home, health = _run("app.py"), _run("pages/4_Gateway_health.py")
+    assert home.metric[0].value == "degraded" and not home.error
+    assert {m.label: m.value for m in health.metric}["Platform status"] == "degraded"
+
+
 PAGES = ["1_Cost.py", "2_Quality.py", "3_Prompt_comparison.py", "4_Gateway_health.py"]
 
 
