@@ -33,3 +33,31 @@ def get_text(path: str, **params: Any) -> str:
     resp = httpx.get(platform_url() + path, params=params, timeout=TIMEOUT_S, headers=_headers())
     resp.raise_for_status()
     return resp.text
+
+
+def describe(exc: httpx.HTTPError) -> str:
+    """A failed read in a few words: the status and the platform's error code for an HTTP error
+    (`403 forbidden`: the dashboard's key lacks the role), the transport error's name otherwise
+    (`ConnectError`: nothing listens at the URL)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        try:
+            code = exc.response.json()["error"]["code"]
+        except (ValueError, KeyError, TypeError):
+            code = exc.response.reason_phrase
+        return f"{exc.response.status_code} {code}"
+    return type(exc).__name__
+
+
+def healthz() -> dict[str, Any]:
+    """`/healthz`: its body on 200 (ok) and on 503 (degraded: the store is unreachable or telemetry rows were
+    dropped), which says why; any other answer, or none, raises."""
+    resp = httpx.get(platform_url() + "/healthz", timeout=TIMEOUT_S, headers=_headers())
+    if resp.status_code == 503:  # the platform's own answer carries a status; a proxy's 503 does not
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "status" in body:
+            return body
+    resp.raise_for_status()
+    return resp.json()

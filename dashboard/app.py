@@ -3,13 +3,13 @@
 import httpx
 import streamlit as st
 
-from dashboard.api import get, platform_url
+from dashboard.api import healthz, platform_url
 
 st.set_page_config(page_title="resumeopt", layout="wide")
 st.title("Resume optimiser platform")
 st.caption(f"Reading {platform_url()}")
 try:
-    health = get("/healthz")
+    health = healthz()  # a degraded platform answers 503, with the status and why
 except httpx.HTTPError as exc:
     st.error(f"The platform is not reachable at {platform_url()}: {type(exc).__name__}. Start it with `resumeopt up`.")
     st.stop()
@@ -20,3 +20,5 @@ c3.metric("Telemetry backlog", health["telemetry"]["pending"])
 st.write("Live model aliases:", ", ".join(health["models"]) or "none")
 st.page_link("pages/1_Cost.py", label="Cost (finance)")
 st.page_link("pages/2_Quality.py", label="Quality by prompt version")
+st.page_link("pages/3_Prompt_comparison.py", label="Prompt comparison: two evaluation runs (ML engineers)")
+st.page_link("pages/4_Gateway_health.py", label="Gateway health (operators)")
