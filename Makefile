@@ -8,7 +8,7 @@ demo: setup
 	@.venv/bin/resumeopt demo
 
 test: setup
-	@.venv/bin/python -m pytest
+	@.venv/bin/python -m pytest --durations=15
 
 # The quality gate .ci/run runs after the tests: the `ci` golden set through the whole optimiser (real local
 # model) with the stable judges, against evaluator/ci/ (thresholds, baseline); exit 1 on a regression.
