@@ -39,6 +39,16 @@ def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("resumeopt-data")
 
 
+def new_gw_settings(data_dir: Path, secured: bool = False) -> GatewaySettings:
+    """Settings with a database of their own in the session's chDB path; `secured`: see `secured` below.
+    For a module-scoped platform (one expensive set-up shared by tests that read different facets of it)."""
+    settings = GatewaySettings(data_dir=data_dir, store_database=f"t_{uuid.uuid4().hex[:10]}",
+                               writer_flush_interval_s=0.05, auth="off")
+    if secured:
+        settings = settings.model_copy(update={"auth": "required", "admin_key": SecretStr(ADMIN_KEY)})
+    return settings
+
+
 @pytest.fixture
 def gw_settings(data_dir) -> GatewaySettings:
     """Settings with a database of this test's own (same chDB path for the whole session).
@@ -46,8 +56,7 @@ def gw_settings(data_dir) -> GatewaySettings:
     Authentication is off here: these tests are about routing, resilience, cache and store, and every
     caller is the anonymous admin. tests/gateway/test_auth.py and test_governance.py turn it on
     (`secured` below) and test identities, roles and scoped limits over the same real stack."""
-    return GatewaySettings(data_dir=data_dir, store_database=f"t_{uuid.uuid4().hex[:10]}",
-                           writer_flush_interval_s=0.05, auth="off")
+    return new_gw_settings(data_dir)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -20,10 +21,22 @@ import yaml
 from gateway.local_model import free_port
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, looking at `should_exit` every 10 ms instead of every 100 ms (its main loop's
+    tick): the suite starts and stops ~220 servers, and each stop waited half a tick on average. Every
+    tenth tick still refreshes the Date header and the notify callback (uvicorn's `on_tick`)."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            await asyncio.sleep(0.01)
+
+
 @contextlib.contextmanager
 def serve(app, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, timeout=30, what="uvicorn start")

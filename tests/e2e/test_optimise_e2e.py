@@ -16,6 +16,8 @@ from evaluator.judges import judge_all
 from evaluator.runner import score_rows
 from gateway.local_model import free_port
 from optimiser.client import PlatformClient
+from tests.conftest import new_gw_settings
+from tests.e2e.conftest import start_platform
 
 pytestmark = pytest.mark.e2e
 
@@ -67,11 +69,20 @@ def test_optimisation_through_gateway_lands_in_clickhouse_with_scores(platform_f
         assert all(":" not in c or c.startswith("grounding_failed:") for c in result["degraded_codes"])
 
 
-def test_model_down_still_ships_a_grounded_deterministic_result(platform_factory, base_config):
-    dead = base_config.with_local_base(f"http://127.0.0.1:{free_port()}/v1")
-    app, server = platform_factory(dead)
+@pytest.fixture(scope="module")
+def dead_model_platform(data_dir, base_config):
+    """The platform's URL, its local model's address refusing connections (port 9: privileged, so no test's
+    free_port() can hand it to a server meanwhile). One platform for the tests below, which never reach a
+    model or only see it fail, and read only the answers to their own requests: a platform each cost
+    ~0.9 s to start and stop, 7 times."""
+    dead = base_config.with_local_base("http://127.0.0.1:9/v1")
+    _, server = start_platform(new_gw_settings(data_dir), dead)
     with server as url:
-        result = PlatformClient(url).optimise(RESUME, JOB)
+        yield url
+
+
+def test_model_down_still_ships_a_grounded_deterministic_result(dead_model_platform):
+    result = PlatformClient(dead_model_platform).optimise(RESUME, JOB)
     assert result["degraded"] is True
     assert any("model unavailable" in r for r in result["degraded_reasons"])
     assert result["grounding"]["passed"]
@@ -86,10 +97,8 @@ def test_model_down_still_ships_a_grounded_deterministic_result(platform_factory
     (json.dumps({"resume": "{not a resume", "job": JOB, "resume_format": "json"}).encode(), 422, None),
     (json.dumps({"resume": "x" * (3 * 1024 * 1024), "job": JOB}).encode(), 413, "payload_too_large"),
 ])
-def test_bad_optimise_requests_get_clear_json_errors(platform_factory, base_config, body, status, code):
-    _, server = platform_factory(base_config.with_local_base("http://127.0.0.1:9/v1"))
-    with server as url:
-        resp = httpx.post(f"{url}/v1/optimise", content=body, headers={"content-type": "application/json"})
+def test_bad_optimise_requests_get_clear_json_errors(dead_model_platform, body, status, code):
+    resp = httpx.post(f"{dead_model_platform}/v1/optimise", content=body, headers={"content-type": "application/json"})
     assert resp.status_code == status
     err = resp.json()["error"]
     assert err["message"] and (code is None or err["code"] == code)

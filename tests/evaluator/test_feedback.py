@@ -10,13 +10,13 @@ import pytest
 from evaluator.online import OnlineEvalSettings, OnlineEvaluator
 from evaluator.registry import resolve
 from optimiser.client import PlatformClient
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, new_gw_settings
 from tests.optimiser.test_jobs import JOB, RESUME
 from tests.support import simulated_platform, wait_for
 
 
-def _key(url: str, team: str, role: str) -> str:
-    resp = httpx.post(f"{url}/admin/v1/keys", json={"name": f"{team}-{role}", "team": team, "role": role},
+def _key(url: str, team: str, role: str, **extra) -> str:
+    resp = httpx.post(f"{url}/admin/v1/keys", json={"name": f"{team}-{role}", "team": team, "role": role, **extra},
                       headers={"authorization": f"Bearer {ADMIN_KEY}"})
     assert resp.status_code == 201, resp.text
     return resp.json()["key"]
@@ -26,11 +26,17 @@ def _post(url: str, key: str, body: dict) -> httpx.Response:
     return httpx.post(f"{url}/v1/feedback", json=body, headers={"authorization": f"Bearer {key}"}, timeout=30)
 
 
-@pytest.fixture
-def optimised(secured):
-    """(url, {name: key}, request id): acme's consumer has optimised once; nothing is sampled online."""
-    with simulated_platform(secured, online=OnlineEvaluator(OnlineEvalSettings(share=0.0), resolve(None))) as (url, _):
-        keys = {"acme": _key(url, "acme", "consumer"), "globex": _key(url, "globex", "consumer"),
+@pytest.fixture(scope="module")
+def optimised(data_dir):
+    """(url, {name: key}, request id, result): acme's consumer has optimised once; nothing is sampled online.
+
+    One platform and one optimisation for the module: each test posts feedback and reads only its own
+    answers, and a refused feedback stores nothing, so the tests do not see each other. acme's consumer
+    is on the premium plan: on the default (free) plan the optimisation's model calls wait out 429
+    back-offs (~10 s), and rate limits are tests/gateway/test_governance.py's subject, not this module's."""
+    online = OnlineEvaluator(OnlineEvalSettings(share=0.0), resolve(None))
+    with simulated_platform(new_gw_settings(data_dir, secured=True), online=online) as (url, _):
+        keys = {"acme": _key(url, "acme", "consumer", plan="premium"), "globex": _key(url, "globex", "consumer"),
                 "acme-engineer": _key(url, "acme", "engineer"), "acme-finance": _key(url, "acme", "finance")}
         result = PlatformClient(url, keys["acme"]).optimise(RESUME, JOB)
         yield url, keys, result["request_id"], result

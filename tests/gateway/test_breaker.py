@@ -133,9 +133,22 @@ def test_two_replicas_share_one_redis_circuit():
 
 
 def test_redis_outage_fails_open_instead_of_failing_requests():
+    """The breakers the gateway builds for the Redis backend (its pool: bounded timeouts, no retries),
+    against a Redis that is not there. A client with redis-py's defaults instead retries each command ten
+    times with back-off, ~4 s a command: that is not the gateway's client, and it was this test's time."""
+    from gateway.app import _shared_state
+    from gateway.config import GatewayConfig
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(state_backend="redis", redis_url="redis://127.0.0.1:1/0",  # nothing listens on 1
+                               redis_prefix="resumeopt-test:dead:")
+    config = GatewayConfig.model_validate({"default_alias": "s", "policy": {"breaker": POLICY.model_dump()},
+                                           "models": [{"alias": "s", "deployments": [
+                                               {"name": "s", "provider": "simulator", "model": "s"}]}]})
+
     async def go():
-        dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)  # nothing listens on 1
-        b = RedisBreakers(POLICY, dead, "resumeopt-test:dead:")
+        b, *_, dead = _shared_state(settings, config)
+        assert isinstance(b, RedisBreakers)
         decision = await b.allow("d1", 100.0)
         state = await b.record("d1", False, 100.0)
         await dead.aclose()

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
 import redis
 
@@ -31,7 +31,12 @@ CONFIG = {"default_alias": "sim", "models": [{"alias": "sim", "deployments": [
 
 class Load:
     """N requests with ids of their own, `concurrency` at a time, spread over the live gateways. A request
-    whose gateway died is sent again to another (as a load balancer would), under the same request id."""
+    whose gateway died is sent again to another (as a load balancer would), under the same request id.
+
+    The client is aiohttp, not httpx: the load shares this process (and, in the detach test, the GIL
+    with the gateway under test), and httpx's async client costs ~4x aiohttp's per request, which made
+    the client most of these tests' time. aiohttp resends no POST on its own (only idempotent methods),
+    so every resend is ours and counted in `resent`."""
 
     def __init__(self, urls: list[str], n: int = N, concurrency: int = 16):
         self.urls, self.alive = list(urls), list(urls)
@@ -41,7 +46,8 @@ class Load:
         self.concurrency = concurrency
 
     async def run(self, steps: list[tuple[int, Callable[[], Awaitable[None]]]]) -> None:
-        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=self.concurrency * 2)) as c:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
+                                         connector=aiohttp.TCPConnector(limit=self.concurrency * 2)) as c:
             workers = [asyncio.create_task(self._worker(c, w)) for w in range(self.concurrency)]
             for threshold, step in steps:  # each step runs once that many requests are answered
                 while len(self.answered) < threshold:
@@ -52,21 +58,23 @@ class Load:
                 await step()
             await asyncio.gather(*workers)
 
-    async def _worker(self, client: httpx.AsyncClient, w: int) -> None:
+    async def _worker(self, client: aiohttp.ClientSession, w: int) -> None:
         while self.todo:
             rid = self.todo.pop()
             for attempt in range(100):
                 url = self.alive[(w + attempt) % len(self.alive)]
-                try:
-                    resp = await client.post(f"{url}/v1/chat/completions", json=MSG, headers={"x-request-id": rid})
-                except httpx.TransportError:
+                try:  # the body is read whole: a reply cut off mid-body is a transport error too
+                    async with client.post(f"{url}/v1/chat/completions", json=MSG,
+                                           headers={"x-request-id": rid}) as resp:
+                        status, text = resp.status, await resp.text()
+                except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError):
                     self.resent.add(rid)
                     await asyncio.sleep(0.01)
                     continue
-                if resp.status_code == 200:
+                if status == 200:
                     self.answered[rid] = url
                     break
-                assert resp.status_code in (502, 503), resp.text  # a refusal is retried; anything else is a bug
+                assert status in (502, 503), text  # a refusal is retried; anything else is a bug
             else:
                 raise AssertionError(f"{rid} never answered")
 

@@ -96,7 +96,9 @@ ARMS = [{"ref": "1.1.0", "weight": 50}, {"ref": "1.0.0", "weight": 50}]
 @pytest.fixture(scope="module")
 def live(data_dir, tmp_path_factory):
     """(url, app, {arm: user key}): the secured platform with one writer experiment, every result scored
-    online, and a consumer of team acme in each arm."""
+    online, and a consumer of team acme in each arm. The consumers are on the premium plan: on the default
+    (free) plan, 20 rpm with a 3 s burst, each optimisation's model calls waited out 429 back-offs (~6 s
+    an optimisation); rate limits are tests/gateway/test_governance.py's subject, not this module's."""
     from evaluator.online import OnlineEvalSettings, OnlineEvaluator
     from evaluator.registry import resolve
 
@@ -111,7 +113,7 @@ def live(data_dir, tmp_path_factory):
         for i in range(64):
             arm = experiment.pick(subject_of(f"user{i}", "acme", "")).key
             if arm not in users:
-                users[arm] = _key(url, "acme", "consumer", user_id=f"user{i}")
+                users[arm] = _key(url, "acme", "consumer", user_id=f"user{i}", plan="premium")
         assert set(users) == {"1.1.0", "1.0.0"}
         yield url, app, users
 

@@ -27,6 +27,7 @@ from optimiser.jobs.settings import JobSettings
 from optimiser.notify.webhooks import verify
 from optimiser.settings import OptimiserSettings
 from resumeopt.platform import create_platform_app
+from tests.conftest import new_gw_settings
 from tests.optimiser.test_uploads import CV_LINES
 from tests.support import clear_redis_prefix, serve, wait_for
 
@@ -38,13 +39,17 @@ SIMULATED = GatewayConfig.model_validate({"default_alias": "local-smol", "models
 FINISHED = {"succeeded", "failed", "dead", "deleted"}
 
 
+def _set_artifact_env(mp: pytest.MonkeyPatch, artifacts: Path) -> Path:
+    mp.setenv("RESUMEOPT_ARTIFACT_DIR", str(artifacts))
+    mp.setenv("RESUMEOPT_WEBHOOK_ALLOW", "127.0.0.1")
+    mp.setenv("RESUMEOPT_WEBHOOK_BACKOFF_BASE_S", "0.05")
+    mp.setenv("RESUMEOPT_WEBHOOK_BACKOFF_CAP_S", "0.2")
+    return artifacts
+
+
 @pytest.fixture
 def artifact_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESUMEOPT_ARTIFACT_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("RESUMEOPT_WEBHOOK_ALLOW", "127.0.0.1")
-    monkeypatch.setenv("RESUMEOPT_WEBHOOK_BACKOFF_BASE_S", "0.05")
-    monkeypatch.setenv("RESUMEOPT_WEBHOOK_BACKOFF_CAP_S", "0.2")
-    return tmp_path / "artifacts"
+    return _set_artifact_env(monkeypatch, tmp_path / "artifacts")
 
 
 @contextlib.contextmanager
@@ -131,6 +136,22 @@ def test_same_idempotency_key_gives_one_job_and_a_different_body_is_refused(jobs
     assert len(service.runner.artifacts.list("jobs/")) == 4  # one job's input + 3 renderings, no orphans
 
 
+@pytest.fixture(scope="module")
+def refusing_platform(data_dir, tmp_path_factory):
+    """(url, app): one platform for the bad submissions below. Each is refused before anything is stored,
+    so each still sees no artifact at all; a platform each cost ~0.9 s to start and stop, 6 times. Its
+    settings are artifact_env's (read when the platform is created and started), kept for its lifetime;
+    every other test of this module sets its own over them."""
+    with pytest.MonkeyPatch.context() as mp:
+        _set_artifact_env(mp, tmp_path_factory.mktemp("refusing") / "artifacts")
+        port = free_port()
+        app = create_platform_app(new_gw_settings(data_dir), SIMULATED,
+                                  OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}"),
+                                  jobs=JobSettings(job_queue="memory"))
+        with serve(app, port=port) as url:
+            yield url, app
+
+
 @pytest.mark.parametrize("body,headers,status,code", [
     (b"{not json", {}, 400, "invalid_json"),
     (json.dumps({"resume": RESUME}).encode(), {}, 422, "missing_job"),
@@ -142,15 +163,12 @@ def test_same_idempotency_key_gives_one_job_and_a_different_body_is_refused(jobs
     (json.dumps({"resume": RESUME, "job": JOB, "notify_email": "a@b.co\r\nBcc: x@y.z"}).encode(), {}, 422,
      "invalid_request"),
 ])
-def test_bad_submissions_are_refused_with_a_json_code_and_create_nothing(gw_settings, artifact_env, body, headers,
+def test_bad_submissions_are_refused_with_a_json_code_and_create_nothing(refusing_platform, body, headers,
                                                                         status, code):
-    port = free_port()
-    app = create_platform_app(gw_settings, SIMULATED, OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}"),
-                              jobs=JobSettings(job_queue="memory"))
-    with serve(app, port=port) as url:
-        resp = httpx.post(f"{url}/v1/jobs", content=body, headers={"content-type": "application/json", **headers})
-        assert resp.status_code == status and resp.json()["error"]["code"] == code
-        assert app.state.jobs.runner.artifacts.list("jobs/") == []
+    url, app = refusing_platform
+    resp = httpx.post(f"{url}/v1/jobs", content=body, headers={"content-type": "application/json", **headers})
+    assert resp.status_code == status and resp.json()["error"]["code"] == code
+    assert app.state.jobs.runner.artifacts.list("jobs/") == []
 
 
 def test_unknown_and_unfinished_jobs_and_delete_purges(gw_settings, artifact_env):

@@ -21,6 +21,7 @@ from optimiser.client import PlatformClient, PlatformError
 from optimiser.docx_text import docx_text
 from optimiser.settings import OptimiserSettings
 from resumeopt.platform import create_platform_app
+from tests.conftest import new_gw_settings
 from tests.optimiser.docs import docx, pdf, zip_bomb_member
 from tests.optimiser.test_uploads import CV_LINES, DOCX_BODY, PNG
 from tests.support import serve
@@ -32,11 +33,14 @@ SIMULATED = GatewayConfig.model_validate({"default_alias": "local-smol", "models
         "reply": "A backend engineer with Python.", "completion_tokens": 8}}]}]})
 
 
-@pytest.fixture
-def platform(gw_settings):
+@pytest.fixture(scope="module")
+def platform(data_dir):
+    """One platform for the module: every test reads only the answers to its own requests (the platform
+    keeps no state between optimisations that any of them checks), and starting and stopping a platform
+    per test (~0.9 s: its store, its job worker) was most of this module's time."""
     port = free_port()
     settings = OptimiserSettings(gateway_url=f"http://127.0.0.1:{port}", max_upload_bytes=MAX_UPLOAD)
-    with serve(create_platform_app(gw_settings, SIMULATED, settings), port=port) as url:
+    with serve(create_platform_app(new_gw_settings(data_dir), SIMULATED, settings), port=port) as url:
         yield url
 
 
