@@ -56,7 +56,8 @@ def test_optimisation_through_gateway_lands_in_clickhouse_with_scores(platform_f
         scores = judge_all(result, {"must_cover": ["Python"]})
         client.post_scores(score_rows(scores, result, dataset="e2e"))
         stored = httpx.get(f"{url}/api/v1/requests/{result['request_id']}/scores").json()["rows"]
-        assert {s["name"] for s in stored} == {s.name for s in scores}
+        # the online sampler may also score this request (10 % by request id): ours must all be there
+        assert {s.name for s in scores} <= {s["name"] for s in stored}
         assert next(s["value"] for s in stored if s["name"] == "grounding_violations") == 0
         assert next(s["value"] for s in stored if s["name"] == "structure_valid") == 1.0
 
