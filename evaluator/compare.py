@@ -8,8 +8,9 @@ prompt wrote it), so a real change shows with far fewer cases than comparing two
 Cases only one run has are counted and left out of the difference.
 
 Verdicts: `better` / `worse` when the interval excludes 0 (in the metric's direction, evaluator/
-metrics.py), `same` when every case scored the same in both runs, otherwise `unclear` (the interval
-straddles 0, or too few cases to draw one).
+metrics.py; `changed` for a metric with no better direction, such as the length), `same` when every
+case scored the same in both runs, otherwise `unclear` (the interval straddles 0, or too few cases to
+draw one). Only a metric with a direction has regressed cases.
 """
 
 from __future__ import annotations
@@ -56,14 +57,14 @@ def compare_runs(rows_a: list[dict], rows_b: list[dict], resamples: int = RESAMP
         elif len(diffs) >= 2:  # every case moved by the same amount: the interval is that amount
             entry["ci95"] = [entry["diff"], entry["diff"]]
         entry["verdict"] = _verdict(entry, m.higher_is_better, diffs)
-        worse = [(c, m.worse(a[c], b[c])) for c in common]
+        worse = [(c, m.worse(a[c], b[c])) for c in common] if m.higher_is_better is not None else []
         entry["regressed"] = [{"case_id": c, "a": round(a[c], 6), "b": round(b[c], 6)}
                               for c, w in sorted(worse, key=lambda x: -x[1]) if w > EPS]
         out.append(entry)
     return out
 
 
-def _verdict(entry: dict, higher_is_better: bool, diffs: np.ndarray) -> str:
+def _verdict(entry: dict, higher_is_better: bool | None, diffs: np.ndarray) -> str:
     if not len(diffs):
         return "unclear"
     if np.all(np.abs(diffs) <= EPS):
@@ -74,6 +75,8 @@ def _verdict(entry: dict, higher_is_better: bool, diffs: np.ndarray) -> str:
     lo, hi = ci
     if lo > EPS or hi < -EPS:
         up = lo > EPS
+        if higher_is_better is None:
+            return "changed"
         return "better" if up == higher_is_better else "worse"
     return "unclear"
 

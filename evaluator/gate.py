@@ -179,6 +179,6 @@ def _against_baseline(name: str, value: float, bound: Bound, baseline: Baseline 
     allowed = max(bound.tolerance or 0.0, abs(base) * (bound.tolerance_pct or 0.0) / 100)
     worse = m.worse(base, value)
     if worse > allowed + 1e-9:
-        direction = "below" if m.higher_is_better else "above"
+        direction = {True: "below", False: "above", None: "away from"}[m.higher_is_better]
         return [f"{value:g} is {worse:g} {direction} the baseline {base:g} (allowed {allowed:g})"]
     return []

@@ -3,16 +3,44 @@
 Every call carries `x-agent: judge`, the judge's name in `x-tool` and its name and version as the prompt
 (`x-prompt-name`, `x-prompt-version`), under the judged result's `x-request-id`. So judge calls land in
 `model_calls` like any other, costed and budgeted, and `resumeopt report cost --by agent` shows what
-judging cost beside what optimising cost.
+judging cost beside what optimising cost. A `JudgeSpend` given to the judges also adds up, per judged request,
+what the gateway said each call cost (`x-resumeopt-cost-usd`), so an offline run reports its judging cost
+beside its optimising cost without reading the store back.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
 JUDGE_AGENT = "judge"
+
+
+class JudgeSpend:
+    """Judge calls and their cost by judged request id, from the gateway's answers (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_request: dict[str, tuple[int, Decimal]] = {}
+
+    def record(self, request_id: str, headers: Mapping[str, str]) -> None:
+        """One answered call (a refused call costs nothing and is not counted)."""
+        try:
+            cost = Decimal(headers.get("x-resumeopt-cost-usd") or "0")
+        except InvalidOperation:
+            cost = Decimal(0)
+        with self._lock:
+            calls, total = self._by_request.get(request_id, (0, Decimal(0)))
+            self._by_request[request_id] = (calls + 1, total + cost)
+
+    def take(self, request_id: str) -> tuple[int, Decimal]:
+        """Calls and cost recorded for `request_id`, forgotten once taken."""
+        with self._lock:
+            return self._by_request.pop(request_id, (0, Decimal(0)))
 
 
 class JudgeCallError(RuntimeError):
@@ -25,7 +53,7 @@ class JudgeCallError(RuntimeError):
 
 class JudgeGateway:
     def __init__(self, base_url: str, api_key: str = "", judge: str = "", version: str = "",
-                 timeout_s: float = 600.0):
+                 timeout_s: float = 600.0, spend: JudgeSpend | None = None):
         # The gateway's own deadline (120 s by default) is raised to ours, its maximum: one judge call of the
         # local model on a busy 2-core machine took 60-480 s here (prompts of 1,700-4,000 tokens at ~20-30/s).
         headers = {"x-agent": JUDGE_AGENT, "x-tool": judge, "x-prompt-name": judge, "x-prompt-version": version,
@@ -33,6 +61,7 @@ class JudgeGateway:
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
         self._http = httpx.Client(base_url=base_url.rstrip("/") + "/v1", headers=headers, timeout=timeout_s + 10)
+        self._spend = spend
 
     def chat(self, model: str, messages: list[dict], request_id: str = "", **params: Any) -> str:
         """The assistant's text of one non-streamed chat completion."""
@@ -56,4 +85,6 @@ class JudgeGateway:
                 err = {}
             raise JudgeCallError(resp.status_code, err.get("code") or "http_error",
                                  err.get("message") or resp.text[:200])
+        if self._spend is not None:
+            self._spend.record(request_id, resp.headers)
         return resp.json()

@@ -13,7 +13,9 @@ it is, which decides whether it may gate.
   Cohen's kappa >= RESUMEOPT_EVAL_MIN_KAPPA on the team's labelled pairs (evaluator/registry.reliable).
   Otherwise the gate prints it as advisory and it cannot fail the build.
 
-A metric not listed here is a judgment where higher is better.
+A metric not listed here is a judgment where higher is better. A few name no better direction
+(`higher_is_better` None: the length in words or pages, the edit similarity to the original): a change is
+reported as `changed`, never `better` or `worse`, and a tolerance on one bounds a move either way.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ Kind = Literal["check", "measure", "judgment"]
 class Metric:
     name: str
     kind: Kind
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: no better direction
     judge: str = ""
 
     def worse(self, before: float, after: float) -> float:
-        """How much worse `after` is than `before` (negative: better)."""
+        """How much worse `after` is than `before` (negative: better); for a metric with no better
+        direction, how far it moved either way."""
+        if self.higher_is_better is None:
+            return abs(after - before)
         return before - after if self.higher_is_better else after - before
 
 
@@ -58,6 +63,8 @@ _KNOWN = [
     Metric("model_calls", "measure", False, "run"),
     Metric("writer_attempts", "measure", False, "run"),
     Metric("case_failed", "measure", False, "run"),
+    Metric("judge_calls", "measure", False, "run"),
+    Metric("judge_cost_usd", "measure", False, "run"),
     # judgments whose better direction is down
     Metric("ats_issues", "judgment", False, "ats"),
     Metric("length_change", "judgment", False, "length"),
@@ -69,7 +76,11 @@ _KNOWN = [
     Metric("embedding_relevance", "judgment", True, "embedding_relevance"),
     Metric("embedding_uplift", "judgment", True, "embedding_relevance"),
     Metric("ragas_rubric_score", "judgment", True, "ragas_rubric"),
-    Metric("edit_similarity", "judgment", True, "ragas_string"),
+    # judgments with no better direction: descriptions of the output, not of its quality
+    Metric("length_words", "judgment", None, "length"),
+    Metric("length_pages", "judgment", None, "length"),
+    Metric("length_ratio", "judgment", None, "length"),
+    Metric("edit_similarity", "judgment", None, "ragas_string"),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _KNOWN}
 

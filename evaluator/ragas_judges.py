@@ -52,10 +52,11 @@ class RagasRubric:
     name, version = "ragas_rubric", "1"
     primary, higher_is_better = "ragas_rubric_score", True
 
-    def __init__(self, base_url: str, api_key: str, model: str, seed: int = 7):
+    def __init__(self, base_url: str, api_key: str, model: str, seed: int = 7, spend=None):
         from ragas.metrics.collections import DomainSpecificRubrics  # noqa: F401 (fail at build, not per call)
 
         self.base_url, self.api_key, self.model, self.seed = base_url.rstrip("/") + "/v1", api_key, model, seed
+        self.spend = spend  # evaluator.gateway.JudgeSpend, or None
 
     def score(self, result, expect):
         job, original = source_job(result), source_resume(result)
@@ -70,6 +71,7 @@ class RagasRubric:
                 Score("ragas_rubric_score", float(value), self.name, self.version, (reason or "")[:300])]
 
     async def _ascore(self, job: str, original: str, tailored: str, request_id: str) -> tuple[float, str]:
+        import httpx
         from openai import AsyncOpenAI
         from ragas.llms import llm_factory
         from ragas.metrics.collections import DomainSpecificRubrics
@@ -77,8 +79,13 @@ class RagasRubric:
         headers = {"x-agent": "judge", "x-tool": self.name, "x-prompt-name": self.name,
                    "x-prompt-version": self.version, **({"x-request-id": request_id} if request_id else {})}
         # The gateway retries upstreams itself; 180 s bounds one call of the local model on 2 cores.
+        async def count(resp: httpx.Response) -> None:  # what ragas' calls cost, as our own judges count it
+            if self.spend is not None and resp.status_code < 400:
+                self.spend.record(request_id, resp.headers)
+
         client = AsyncOpenAI(base_url=self.base_url, api_key=self.api_key or "none", default_headers=headers,
-                             timeout=180.0, max_retries=0)
+                             timeout=180.0, max_retries=0,
+                             http_client=httpx.AsyncClient(timeout=180.0, event_hooks={"response": [count]}))
         try:
             llm = llm_factory(self.model, client=client, temperature=0, seed=self.seed, max_tokens=MAX_TOKENS,
                               max_retries=1)  # instructor: the first answer and one retry on invalid JSON

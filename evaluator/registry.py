@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluator.ats_judge import AtsJudge
 from evaluator.calibration import OUTPUT_PATH as CALIBRATION_PATH
 from evaluator.calibration import MIN_PAIRS, CalibrationSettings
 from evaluator.embedding_judge import EmbeddingRelevance
-from evaluator.gateway import JudgeGateway
+from evaluator.gateway import JudgeGateway, JudgeSpend
 from evaluator.judges import DETERMINISTIC, Judge
 from evaluator.length_judge import LengthJudge
 from evaluator.llm_judge import LlmRubric
@@ -39,12 +39,13 @@ class JudgeContext:
     judge_json_mode: str = "llama_schema"  # how the answer is constrained: llama_schema (llama.cpp's
                                            # server), json_schema (OpenAI), json_object, none
     rubric: str = "resume_tailoring"       # evaluator/rubrics/<rubric>.yaml
+    spend: JudgeSpend | None = field(default=None, compare=False)  # adds up the judges' calls and cost
 
 
 def _gateway(ctx: JudgeContext, judge: str, version: str) -> JudgeGateway:
     if not ctx.gateway_url:
         raise ValueError(f"judge {judge!r} calls a model: JudgeContext.gateway_url must name the platform")
-    return JudgeGateway(ctx.gateway_url, ctx.api_key, judge, version)
+    return JudgeGateway(ctx.gateway_url, ctx.api_key, judge, version, spend=ctx.spend)
 
 
 def _embedding(ctx: JudgeContext) -> Judge:
@@ -61,7 +62,7 @@ def _llm_rubric(ctx: JudgeContext) -> Judge:
 def _ragas_rubric(ctx: JudgeContext) -> Judge:
     if not ctx.gateway_url:
         raise ValueError("judge 'ragas_rubric' calls a model: JudgeContext.gateway_url must name the platform")
-    return RagasRubric(ctx.gateway_url, ctx.api_key, ctx.judge_model, ctx.judge_seed)
+    return RagasRubric(ctx.gateway_url, ctx.api_key, ctx.judge_model, ctx.judge_seed, ctx.spend)
 
 
 def _ragas_string(ctx: JudgeContext) -> Judge:

@@ -1,5 +1,5 @@
 """Offline runs: every case of a golden dataset through the optimiser API, `repeats` times, judged; the
-per-case scores, the case's cost, latency and model calls, and the run's aggregates stored in ClickHouse
+per-case scores, the case's cost (optimising and judging), latency and model calls, and the run's aggregates stored in ClickHouse
 under one run id (`eval_runs`, `scores`), through the platform's API so a run against a remote platform
 lands in that platform's store.
 
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from evaluator.datasets import Case, Dataset
+from evaluator.gateway import JudgeSpend
 from evaluator.judges import Judge, Score
 from evaluator.results import with_inputs
 from evaluator.runner import prompt_version_tag, score_rows
@@ -115,7 +116,9 @@ class RunReport:
 
 def run_dataset(client: PlatformClient, ds: Dataset, judges: list[Judge], prompt: PromptChoice | None = None,
                 repeats: int = 1, on_case: Callable[[Case, CaseRun], None] | None = None,
-                note: str = "") -> RunReport:
+                note: str = "", spend: JudgeSpend | None = None) -> RunReport:
+    """`spend`: the JudgeSpend the judges were built with (JudgeContext.spend); each case then also scores
+    `judge_calls` and `judge_cost_usd`, what judging it cost."""
     prompt = prompt or PromptChoice()
     report = RunReport(run_id=uuid.uuid4().hex[:12], dataset=ds.name, content_hash=ds.content_hash,
                        prompt_ref=str(prompt), judges={j.name: j.version for j in judges}, repeats=repeats)
@@ -123,7 +126,7 @@ def run_dataset(client: PlatformClient, ds: Dataset, judges: list[Judge], prompt
     try:
         for case in ds.cases:
             for r in range(repeats):
-                done = _run_case(client, case, r, judges, prompt, report)
+                done = _run_case(client, case, r, judges, prompt, report, spend)
                 report.cases.append(done)
                 if on_case:
                     on_case(case, done)
@@ -135,7 +138,7 @@ def run_dataset(client: PlatformClient, ds: Dataset, judges: list[Judge], prompt
 
 
 def _run_case(client: PlatformClient, case: Case, repeat: int, judges: list[Judge], prompt: PromptChoice,
-              report: RunReport) -> CaseRun:
+              report: RunReport, spend: JudgeSpend | None = None) -> CaseRun:
     resume, job = case.resume_text(), case.job_text()
     run_score = lambda name, value, comment="": Score(name, value, RUN_JUDGE, RUN_JUDGE_VERSION, comment)  # noqa: E731
     try:
@@ -157,6 +160,9 @@ def _run_case(client: PlatformClient, case: Case, repeat: int, judges: list[Judg
                run_score("model_calls", float(usage.get("calls") or 0)),
                run_score("latency_ms", float(result.get("latency_ms") or 0)),
                run_score("writer_attempts", float(result.get("writer_attempts") or 0))]
+    if spend is not None:
+        calls, cost = spend.take(result["request_id"])
+        scores += [run_score("judge_calls", float(calls)), run_score("judge_cost_usd", float(cost))]
     client.post_scores(_rows(scores, result["request_id"], report, case.id, repeat, result))
     return CaseRun(case.id, repeat, result["request_id"], scores, degraded=bool(result.get("degraded")))
 

@@ -82,6 +82,7 @@ def _run(client, args):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from evaluator.datasets import load_dataset
+    from evaluator.gateway import JudgeSpend
     from evaluator.registry import JudgeContext, resolve
     from rich.console import Console
 
@@ -91,8 +92,9 @@ def _run(client, args):
     prompt = PromptChoice.parse(args.prompt)
     if args.repeat < 1:
         raise ValueError("--repeat must be at least 1")
+    spend = JudgeSpend()
     ctx = JudgeContext(gateway_url=client.url, api_key=client.api_key or "", judge_model=args.judge_model,
-                       embedding_model=args.embedding_model)
+                       embedding_model=args.embedding_model, spend=spend)
     judges = resolve(args.judges.split(",") if args.judges else None, ctx)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     quiet = getattr(args, "json", False)  # --json: stdout is the result, stderr only an error
@@ -105,7 +107,7 @@ def _run(client, args):
                 bar.console.print(f"  {case.id} #{done.repeat}: {state}")
             bar.advance(task)
 
-        report = run_dataset(client, ds, judges, prompt, args.repeat, on_case, args.note)
+        report = run_dataset(client, ds, judges, prompt, args.repeat, on_case, args.note, spend)
     return client.call("GET", f"/api/v1/eval/runs/{report.run_id}", params={"scores": "false"})
 
 
@@ -125,9 +127,10 @@ def _print_run(run: dict) -> None:
     from resumeopt.console import wide as console
 
     agg = run["aggregates"]
+    judging = agg.get("judge_cost_usd", 0.0) * (run["cases"] - run["failed_cases"])  # a mean over judged cases
     console.print(f"eval run {run['run_id']}: {run['dataset']} ({run['content_hash']}), {run['cases']} case runs "
-                  f"(x{run['repeats']}), {run['failed_cases']} failed, ${float(run['cost_usd']):.6f}, "
-                  f"{run['duration_s']:.0f}s", soft_wrap=True)
+                  f"(x{run['repeats']}), {run['failed_cases']} failed, ${float(run['cost_usd']):.6f} optimising "
+                  f"+ ${judging:.6f} judging, {run['duration_s']:.0f}s", soft_wrap=True)
     t = Table()
     t.add_column("metric")
     t.add_column("mean", justify="right")

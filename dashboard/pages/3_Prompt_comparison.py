@@ -95,7 +95,7 @@ for col, verdict in zip((c1, c2, c3, c4), ("worse", "better", "same", "unclear")
 
 st.subheader("B vs A, per metric")
 comparison = pd.DataFrame([{
-    "metric": m["metric"], "kind": m["kind"], "better when": "higher" if m["higher_is_better"] else "lower",
+    "metric": m["metric"], "kind": m["kind"], "better when": {True: "higher", False: "lower", None: "-"}[m["higher_is_better"]],
     "A": m["mean_a"], "B": m["mean_b"], "B - A": m["diff"],
     "95% CI": "-" if m["ci95"] is None else f"[{m['ci95'][0]:+.4g}, {m['ci95'][1]:+.4g}]",
     "n": m["n"], "only A": m["only_a"], "only B": m["only_b"], "verdict": m["verdict"],

@@ -141,7 +141,8 @@ def _replay(hit: Entry, stream: bool, ctx: CallContext) -> Response:
     headers = {"x-request-id": ctx.who.request_id, "traceparent": TRACEPARENT.get() or "",
                "x-resumeopt-deployment": hit.deployment, "x-resumeopt-attempts": "0",
                "x-resumeopt-fallbacks": "0", "x-resumeopt-cache": ctx.cache, "x-resumeopt-route": "cache",
-               "x-resumeopt-overhead-ms": f"{(time.perf_counter() - ctx.started) * 1000:.3f}"}
+               "x-resumeopt-overhead-ms": f"{(time.perf_counter() - ctx.started) * 1000:.3f}",
+               "x-resumeopt-cost-usd": "0"}  # a hit costs nothing (its saving is in model_calls)
     if not stream:
         return Response(hit.payload, media_type="application/json", headers=headers)
     events = [e + b"\n\n" for e in hit.payload.split(b"\n\n") if e]
@@ -155,7 +156,7 @@ def _json(answer: dict, ctx: CallContext, rec: CallRecord) -> Response:
 def _headers(ctx: CallContext, rec: CallRecord) -> dict[str, str]:
     who = ctx.who
     overhead = rec.overhead_ms if rec.stream else (time.perf_counter() - ctx.started - ctx.upstream_s) * 1000
-    return {
+    headers = {
         "x-request-id": who.request_id,
         "traceparent": TRACEPARENT.get() or "",
         "x-resumeopt-call-id": rec.call_id,
@@ -166,3 +167,6 @@ def _headers(ctx: CallContext, rec: CallRecord) -> dict[str, str]:
         "x-resumeopt-route": ctx.route[:512],
         "x-resumeopt-overhead-ms": f"{max(0.0, overhead):.3f}",
     }
+    if not rec.stream:  # a stream's cost is known only at its end, after the headers (as LiteLLM's response-cost)
+        headers["x-resumeopt-cost-usd"] = format(rec.cost_usd, "f")
+    return headers

@@ -68,7 +68,8 @@ def test_a_run_with_repeats_is_stored_case_by_case_and_read_back(platform):
     assert run["judges"]["grounding"] == "1" and "forbidden" in run["judges"]
     agg = run["aggregates"]
     assert {"grounding_violations", "structure_valid", "cost_usd", "latency_ms", "model_calls", "case_failed",
-            "forbidden_claims", "must_cover"} <= set(agg)
+            "forbidden_claims", "must_cover", "judge_calls", "judge_cost_usd"} <= set(agg)
+    assert agg["judge_calls"] == 0  # the stable judges call no model
     assert agg["grounding_violations@sd"] == 0.0 and "latency_ms@sd" in agg
     full = httpx.get(f"{url}/api/v1/eval/runs/{run['run_id']}", headers=ADMIN).json()
     scores = full["scores"]
@@ -80,6 +81,21 @@ def test_a_run_with_repeats_is_stored_case_by_case_and_read_back(platform):
     assert {s["judge"] for s in scores if s["name"] in ("cost_usd", "latency_ms")} == {"run"}
     listed = httpx.get(f"{url}/api/v1/eval/runs", params={"dataset": "ci"}, headers=ADMIN).json()["runs"]
     assert run["run_id"] in [r["run_id"] for r in listed] and "scores" not in listed[0]
+
+
+def test_what_judging_cost_is_reported_per_case_as_the_store_recorded_it(platform):
+    url, _, _ = platform
+    run = _run(url, "--judges", "structure,embedding_relevance")  # embeddings through the (priced) gateway
+    assert run["aggregates"]["judge_calls"] > 0 and run["aggregates"]["judge_cost_usd"] > 0
+    scores = httpx.get(f"{url}/api/v1/eval/runs/{run['run_id']}", headers=ADMIN).json()["scores"]
+    for rid in {s["request_id"] for s in scores}:
+        mine = {s["name"]: s["value"] for s in scores if s["request_id"] == rid}
+        usage = httpx.get(f"{url}/api/v1/requests/{rid}/usage", headers=ADMIN).json()
+        judge = next(r for r in usage["by_agent"] if r["agent"] == "judge")
+        assert (mine["judge_calls"], mine["judge_cost_usd"]) == (judge["calls"], pytest.approx(float(judge["cost_usd"])))
+        assert mine["cost_usd"] == pytest.approx(float(usage["cost_usd"]) - float(judge["cost_usd"]))
+    table = cli(url, ADMIN_KEY, "compare", run["run_id"], run["run_id"])
+    assert table.returncode == 0, table.stderr
 
 
 def test_compare_and_gate_read_stored_runs(platform):

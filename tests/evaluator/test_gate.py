@@ -143,6 +143,16 @@ def test_compare_pairs_cases_and_finds_the_regressions():
     assert out["structure_valid"]["verdict"] == "same" and out["structure_valid"]["regressed"] == []
 
 
+def test_a_metric_with_no_better_direction_is_changed_never_worse():
+    a = _rows({"length_words": {f"c{i}": [400.0 + i] for i in range(6)}})
+    b = _rows({"length_words": {f"c{i}": [520.0 + i] for i in range(6)}})
+    (m,) = compare_runs(a, b)
+    assert (m["verdict"], m["higher_is_better"], m["regressed"]) == ("changed", None, [])
+    # a tolerance on it bounds a move either way
+    fewer = metric("length_words").worse(500, 380)
+    assert fewer == metric("length_words").worse(500, 620) == 120
+
+
 def test_compare_averages_repeats_and_counts_unpaired_cases():
     a = _rows({"m": {"c1": [1.0, 3.0], "c2": [2.0], "only_a": [9.0]}})
     b = _rows({"m": {"c1": [2.0], "c2": [2.0], "only_b": [9.0]}})

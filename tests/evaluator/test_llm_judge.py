@@ -7,12 +7,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
 from evaluator.calibration import load_pairs, pair_results
+from evaluator.gateway import JudgeSpend
 from evaluator.llm_judge import changes, combine, order_winner
 from evaluator.registry import JudgeContext, resolve
 from evaluator.rubric import load_rubric
@@ -41,11 +43,11 @@ def _follows_content(messages) -> str:  # prefers the side whose changed lines c
 def judge_gateway(gw_settings):
     """start(answer) -> (the llm_rubric judge, the scripted upstream app, the gateway's url)."""
     with contextlib.ExitStack() as stack:
-        def start(answer):
+        def start(answer, spend=None):
             upstream = scripted_model(answer)
             up_url = stack.enter_context(serve(upstream))
             url = stack.enter_context(serve(create_app(gw_settings, judge_config(up_url))))
-            [judge] = resolve(["llm_rubric"], JudgeContext(gateway_url=url))
+            [judge] = resolve(["llm_rubric"], JudgeContext(gateway_url=url, spend=spend))
             return judge, upstream, url
 
         yield start
@@ -99,7 +101,8 @@ def test_consistent_judge_picks_the_same_tailoring_in_both_orders(judge_gateway,
 
 
 def test_judge_calls_are_deterministic_and_attributed_and_costed(judge_gateway, pair):
-    judge, upstream, url = judge_gateway(_follows_content)
+    spend = JudgeSpend()
+    judge, upstream, url = judge_gateway(_follows_content, spend)
     a, b = pair
     judge.compare(a, b)
     body = upstream.state.seen[0]
@@ -109,6 +112,8 @@ def test_judge_calls_are_deterministic_and_attributed_and_costed(judge_gateway, 
     usage = httpx.get(f"{url}/api/v1/requests/{a['request_id']}/usage").json()
     assert usage["calls"] == 2 and [r["agent"] for r in usage["by_agent"]] == ["judge"]
     assert float(usage["cost_usd"]) == pytest.approx(2 * (100 * 1 + 20 * 2) / 1e6)
+    assert spend.take(a["request_id"]) == (2, Decimal(usage["cost_usd"]))  # the judges' own count agrees
+    assert spend.take(a["request_id"]) == (0, 0)  # and is forgotten once taken
     calls = httpx.get(f"{url}/api/v1/requests/{a['request_id']}/calls").json()["rows"]
     assert {c["model_alias"] for c in calls} == {"judge"}
 

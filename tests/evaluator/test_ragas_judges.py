@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
 
 from evaluator.calibration import load_pairs, pair_results
+from evaluator.gateway import JudgeSpend
 from evaluator.registry import JudgeContext, resolve
 from gateway.app import create_app
 from tests.evaluator.upstreams import judge_config, scripted_model
@@ -40,18 +42,20 @@ def _original_markdown(result) -> str:
 @pytest.fixture
 def ragas_gateway(gw_settings):
     with contextlib.ExitStack() as stack:
-        def start(answer):
+        def start(answer, spend=None):
             upstream = scripted_model(answer)
             up_url = stack.enter_context(serve(upstream))
             url = stack.enter_context(serve(create_app(gw_settings, judge_config(up_url))))
-            [judge] = resolve(["ragas_rubric"], JudgeContext(gateway_url=url))
+            [judge] = resolve(["ragas_rubric"], JudgeContext(gateway_url=url, spend=spend))
             return judge, upstream, url
 
         yield start
 
 
 def test_rubric_score_comes_from_the_judge_model_through_the_gateway(ragas_gateway, result):
-    judge, upstream, url = ragas_gateway(lambda m: json.dumps({"feedback": "Faithful, aimed at the job.", "score": 4}))
+    spend = JudgeSpend()
+    judge, upstream, url = ragas_gateway(lambda m: json.dumps({"feedback": "Faithful, aimed at the job.", "score": 4}),
+                                         spend)
     scores = {s.name: s for s in judge.score(result, {})}
     assert scores["ragas_rubric_valid"].value == 1.0 and scores["ragas_rubric_score"].value == 4.0
     assert scores["ragas_rubric_score"].comment == "Faithful, aimed at the job."
@@ -61,6 +65,8 @@ def test_rubric_score_comes_from_the_judge_model_through_the_gateway(ragas_gatew
     assert "Invents facts absent from the reference resume" in prompt       # our rubric, not ragas' default
     usage = httpx.get(f"{url}/api/v1/requests/{result['request_id']}/usage").json()
     assert [r["agent"] for r in usage["by_agent"]] == ["judge"]
+    # what ragas' calls cost, counted from the gateway's answers, is what the store recorded
+    assert spend.take(result["request_id"]) == (usage["calls"], Decimal(usage["cost_usd"])) != (0, 0)
 
 
 def test_an_answer_that_never_validates_is_recorded_invalid(ragas_gateway, result):

@@ -76,6 +76,8 @@ def test_cost_report_equals_the_independent_sum_for_every_kind_of_call(gw_settin
             resp = client.post("/v1/chat/completions", json=body)
             assert resp.status_code == 200, resp.text
             expected += _expected(resp, stream)
+            if not stream:  # the answer says what it cost (a stream's cost is known only after its headers)
+                assert Decimal(resp.headers["x-resumeopt-cost-usd"]) == _expected(resp, stream)
             kinds["retried"] += int(resp.headers["x-resumeopt-attempts"]) > 1
             kinds["fallback"] += resp.headers["x-resumeopt-fallbacks"] != "0"
             kinds["hit"] += resp.headers["x-resumeopt-cache"] == "hit"
