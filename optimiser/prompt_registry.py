@@ -33,9 +33,12 @@ LABEL_RE = r"^[a-z][a-z0-9_-]{0,31}$"
 _LABELS_LINE = re.compile(r"^labels:[ \t]*\[[^\]\n]*\][ \t]*$", re.M)
 
 
+PROTECTED_FROM_DRILLS = "production"
+
+
 class PromotionError(ValueError):
-    """A promotion that cannot be made as asked: `invalid_label`, or `invalid_prompt_file` (labels not in
-    the one-line form)."""
+    """A promotion that cannot be made as asked: `invalid_label`, `invalid_prompt_file` (labels not in
+    the one-line form), or `drill_prompt` (`production` onto a version marked `drill: true`)."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -83,6 +86,9 @@ def promote(root: Path, name: str, version: str, label: str, who: str, reason: s
     target = root / name / f"{version}.yaml"
     if not (re.match(r"^[A-Za-z0-9_-]{1,64}$", name) and re.match(r"^\d+\.\d+\.\d+$", version) and target.is_file()):
         raise PromptNotFound(f"prompt {name!r} has no version {version!r}")
+    if label == PROTECTED_FROM_DRILLS and _read(target).drill:
+        raise PromotionError("drill_prompt", f"{name} {version} is a drill (drill: true, made to fail the gate): "
+                             f"it may carry any label but {PROTECTED_FROM_DRILLS!r}")
     with _locked(root):
         carriers = [p for p in list_prompts(root, name) if label in p.labels]
         # what served the label until now: the highest carrier, as load_prompt resolves it

@@ -46,6 +46,7 @@ class Prompt(BaseModel):
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     labels: list[str] = []
     changelog: str
+    drill: bool = False  # a deliberately bad version for fault and gate drills: never `production`
     model: ModelParams = ModelParams()
     agent: AgentText
     task: TaskText

@@ -34,7 +34,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from optimiser.prompt_registry import list_prompts
 
     rows = [{"name": p.name, "version": p.version, "labels": p.labels, "changelog": p.changelog,
-             "model": p.model.model_dump()} for p in list_prompts(_root(), args.name)]
+             "drill": p.drill, "model": p.model.model_dump()} for p in list_prompts(_root(), args.name)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -49,7 +49,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         m = r["model"]
         model = f"{m['alias'] or '-'} t={m['temperature']:g} max={m['max_tokens']}"
-        t.add_row(r["name"], r["version"], ", ".join(r["labels"]), model, r["changelog"])
+        version = r["version"] + (" (drill)" if r["drill"] else "")
+        t.add_row(r["name"], version, ", ".join(r["labels"]), model, r["changelog"])
     console.print(t)
     return 0
 

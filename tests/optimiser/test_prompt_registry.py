@@ -62,7 +62,16 @@ def test_promote_refuses_what_it_cannot_do_and_changes_nothing(registry):
     with pytest.raises(PromotionError) as multi:  # not the one-line form: refused, never reformatted
         promote(registry, "reviewer", "1.0.0", "candidate", "eve")
     assert multi.value.code == "invalid_prompt_file"
+    with pytest.raises(PromotionError) as drill:  # the gate drill's writer may never serve production
+        promote(registry, "writer", "1.1.1", "production", "eve")
+    assert drill.value.code == "drill_prompt"
     assert {p: p.read_text() for p in registry.rglob("*.yaml")} == snapshot and audit_lines(registry) == []
+
+
+def test_no_drill_in_the_repository_carries_production():
+    prompts = list_prompts(PROMPTS_DIR)
+    assert any(p.drill for p in prompts)  # the gate drill (tests/e2e/test_eval_gate_e2e.py) is marked
+    assert [f"{p.name}@{p.version}" for p in prompts if p.drill and "production" in p.labels] == []
 
 
 def test_show_and_diff_resolve_labels_and_versions(registry):
