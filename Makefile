@@ -7,18 +7,20 @@ setup:
 demo: setup
 	@.venv/bin/resumeopt demo
 
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE=1 on these machines):
+# the suite starts ~80 Python subprocesses, and without .pyc files each recompiles every module it imports.
 test: setup
-	@.venv/bin/python -m pytest --durations=15
+	@env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest --durations=15
 
 # The quality gate .ci/run runs after the tests: the `ci` golden set through the whole optimiser (real local
 # model) with the stable judges, against evaluator/ci/ (thresholds, baseline); exit 1 on a regression.
 # Its own store in a fresh folder: the gate's runs never mix with a developer's.
 gate: setup
-	@d=$$(mktemp -d); RESUMEOPT_DATA_DIR=$$d .venv/bin/resumeopt eval gate --dataset ci \
+	@d=$$(mktemp -d); env -u PYTHONDONTWRITEBYTECODE RESUMEOPT_DATA_DIR=$$d .venv/bin/resumeopt eval gate --dataset ci \
 		--thresholds evaluator/ci/thresholds.yaml --baseline evaluator/ci/baseline.json; rc=$$?; rm -rf $$d; exit $$rc
 
 test-fast: setup
-	@.venv/bin/python -m pytest -m "not e2e"
+	@env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest -m "not e2e"
 
 bench: setup
 	@tests/perf/setup_litellm.sh
