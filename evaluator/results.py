@@ -6,8 +6,9 @@ compare against them (length, embedding relevance, the LLM rubric, ragas, safety
 whose inputs are missing returns no score rather than a made-up one.
 
 `result_from_texts` builds a result from a resume, a job and a tailored resume given as text, with the
-optimiser's own deterministic tools (match score, grounding), so judges can score tailorings that did
-not come out of the optimiser: the calibration pairs.
+optimiser's own deterministic tools (match score, grounding, the ATS checks on our DOCX rendering read
+back, as the optimiser reports `ats.after`), so judges can score tailorings that did not come out of the
+optimiser: the calibration pairs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from optimiser.parsing import parse_job, parse_resume
 from optimiser.render import to_markdown
+from optimiser.tools.ats import ats_report, rendered_report
 from optimiser.tools.grounding import check_grounding
 from optimiser.tools.matching import match
 from optimiser.tools.skills import job_requirements
@@ -47,6 +49,7 @@ def result_from_texts(resume: str, job: str, tailored: str, request_id: str = "o
     before = match(original, reqs, parsed_job.title, job_text=parsed_job.description)
     after = match(tailored_resume, reqs, parsed_job.title, job_text=parsed_job.description)
     grounding = check_grounding(original, tailored_resume)
+    ats_after, _ = rendered_report(tailored_resume)
     return with_inputs({
         "request_id": request_id,
         "tailored_resume": to_markdown(tailored_resume),
@@ -55,5 +58,6 @@ def result_from_texts(resume: str, job: str, tailored: str, request_id: str = "o
                   "missing": after.missing},
         "grounding": {"passed": grounding.passed, "violations": [v.model_dump() for v in grounding.violations],
                       "candidate_violations": []},
+        "ats": {"before": ats_report(original).model_dump(), "after": ats_after.model_dump()},
         "degraded": False,
     }, resume, job)

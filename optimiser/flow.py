@@ -35,7 +35,7 @@ from optimiser.tools.grounding import check_grounding
 from optimiser.tools.matching import match
 from optimiser.tools.skills import job_requirements
 from optimiser.tools.tailoring import deterministic_tailor
-from optimiser.writing import Draft, drafts, grounded_lines, with_summary
+from optimiser.writing import UNSAFE_KINDS, Draft, drafts, grounded_lines, with_summary
 
 log = logging.getLogger("resumeopt.optimiser.flow")
 logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)  # token-estimate warning per call
@@ -214,11 +214,15 @@ def _decision(state: OptimiseState) -> tuple[Resume, list[str], list[str]]:
     elif last is not None:
         shown = "; ".join(f"{v.kind}: {v.text}" for v in last.violations[:5])
         tries = f" after {len(state.drafts)} attempts" if len(state.drafts) > 1 else ""
-        kinds = sorted({v.kind for v in last.violations} - {"not_a_summary"})
+        every = {v.kind for v in last.violations}
+        kinds = sorted(every - {"not_a_summary"} - UNSAFE_KINDS)
         if kinds:
             reasons.append(f"writer output failed grounding{tries} ({len(last.violations)} violations: {shown})")
             codes.append("grounding_failed:" + ",".join(kinds))
-        if len(kinds) < len({v.kind for v in last.violations}):
+        if unsafe := sorted(every & UNSAFE_KINDS):
+            reasons.append(f"writer output was unsafe{tries} ({', '.join(unsafe)})")
+            codes.append("unsafe_output:" + ",".join(unsafe))
+        if "not_a_summary" in every:
             reasons.append(f"writer answered with something other than a summary{tries} ({shown})")
             codes.append("not_a_summary")
     if state.out_of_time:

@@ -1,5 +1,10 @@
-"""The writer's loop: draft a summary, check that it is grounded, and when it is not, ask the writer again
-with the rejected claims listed (the writer prompt's `feedback` text), at most `retries` more times.
+"""The writer's loop: draft a summary, check that it is grounded and safe, and when it is not, ask the writer
+again with the rejected claims listed (the writer prompt's `feedback` text), at most `retries` more times.
+
+A draft is rejected when it is not a summary at all (`not_a_summary`), when it states what the resume does
+not support (the grounding check's kinds), or when it is unsafe (optimiser/tools/safety.py): contact
+details the resume lacks (`contact_leak`, named by kind only: the value may be someone's real address) or
+words from the toxic lexicon (`toxic_text`, named by category).
 
 Only the writer is asked again: the analysts' answers do not change, and each rewrite is one model call.
 Which draft ships is the flow's decision (flow.assemble): the last one, if it passed.
@@ -14,6 +19,7 @@ from pydantic import BaseModel
 
 from optimiser.resume import Resume
 from optimiser.tools.grounding import Violation, check_grounding
+from optimiser.tools.safety import check_output
 
 MAX_SUMMARY_CHARS = 700
 MAX_CLAIMS = 5  # listed in the feedback: the local model's context is small, and five make the point
@@ -24,6 +30,11 @@ CHATTER = re.compile(
     r"\b(?:I'?m ready|I am ready|I'?ll (?:provide|help|write|need)|I will (?:provide|help|write)|I can(?:not|'t)? help|"
     r"I'?m sorry|(?:please|kindly) (?:go ahead|provide|share|submit|send|paste)|as an ai\b|language model|"
     r"here(?:'s| is) (?:the|your|a) |let me know|your resume|resume facts|sure[,!]|certainly[,!])", re.I)
+
+
+UNSAFE_KINDS = {"contact_leak", "toxic_text"}
+CONTACT_KINDS = {"email": "an e-mail address", "phone": "a phone number", "url": "a web address",
+                 "address": "a street address"}
 
 
 class Draft(BaseModel):
@@ -57,7 +68,16 @@ def check_draft(answer: str, original: Resume, tailored: Resume) -> Draft:
         return Draft(summary="", violations=[])
     if said := CHATTER.search(summary):
         return Draft(summary=summary, violations=[Violation(kind="not_a_summary", text=said.group(0), where="summary")])
-    return Draft(summary=summary, violations=check_grounding(original, with_summary(tailored, summary)).violations)
+    grounding = check_grounding(original, with_summary(tailored, summary)).violations
+    return Draft(summary=summary, violations=unsafe(original, summary) + grounding)
+
+
+def unsafe(original: Resume, summary: str) -> list[Violation]:
+    """The draft's safety failures against everything the resume says (its contact details included)."""
+    report = check_output(original.model_dump_json(), summary)
+    return ([Violation(kind="contact_leak", text=f"{CONTACT_KINDS.get(k, k)} not in the resume", where="summary")
+             for k in report.kinds()]
+            + [Violation(kind="toxic_text", text=f"{c} language", where="summary") for c in report.categories()])
 
 
 def grounded_lines(answer: str, original: Resume, tailored: Resume) -> list[str]:

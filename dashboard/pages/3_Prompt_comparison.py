@@ -11,7 +11,7 @@ from evaluator.compare import compare_runs
 
 ALL = "(all datasets)"
 RUN_COLUMNS = ["run_id", "ts", "status", "dataset", "content_hash", "prompt_ref", "prompt_version", "judges",
-               "repeats", "cases", "failed_cases", "cost_usd", "duration_s"]
+               "repeats", "cases", "failed_cases", "cost_usd", "judge_cost_usd", "duration_s"]
 WORSE_ROW = "background-color: rgba(255, 43, 43, 0.18)"
 
 
@@ -53,6 +53,9 @@ if dataset != ALL:
 table = pd.DataFrame(runs)
 table["judges"] = table["judges"].map(lambda j: ", ".join(f"{k}@{v}" for k, v in sorted(j.items())))
 table["cost_usd"] = table["cost_usd"].astype(float)
+# what judging cost: each judged case's judge_cost_usd (a mean in the aggregates), runs before it show 0
+table["judge_cost_usd"] = [float((r.get("aggregates") or {}).get("judge_cost_usd", 0.0)) * (r["cases"] - r["failed_cases"])
+                           for r in runs]
 st.subheader("Runs")
 st.dataframe(table[RUN_COLUMNS], hide_index=True)
 if len(runs) < 2:

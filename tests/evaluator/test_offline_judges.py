@@ -37,8 +37,13 @@ def test_ats_judge_reads_the_report_after_and_its_uplift(result):
 
 @pytest.mark.parametrize("ats", [None, {}, {"before": {"score": 80, "issues": []}}])
 def test_ats_judge_gives_no_score_without_a_report(result, ats):
-    r = {**result, **({"ats": ats} if ats is not None else {})}
+    r = {k: v for k, v in result.items() if k != "ats"} | ({"ats": ats} if ats is not None else {})
     assert AtsJudge().score(r, {}) == []  # a missing check is not a passed one
+
+
+def test_a_result_from_texts_carries_the_ats_report_of_our_rendering(result):
+    scores = _scores(AtsJudge(), result)  # what calibration scores: each side rendered and read back
+    assert 0 < scores["ats_score"] <= 100 and "ats_uplift" in scores
 
 
 def test_length_of_an_unchanged_resume_is_the_original_length(result):

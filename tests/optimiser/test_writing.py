@@ -161,3 +161,35 @@ def test_chatter_is_told_from_summaries():
                     "Backend engineer; I led the move to Docker at Baltic Freight Systems.",
                     "Systems engineer ready to run Linux services in production."):
         assert not pattern.search(summary), summary
+
+
+LEAKY = "Backend engineer with Python; reach me at hire.me@example.net or www.jane-portfolio.example."
+TOXIC = "A backend engineer with Python who is no idiot."
+
+
+def test_a_draft_with_contact_details_the_resume_lacks_never_ships(gw_settings):
+    result, _, events = _optimise(gw_settings, [{"when": FEEDBACK, "reply": GROUNDED},
+                                                {"when": WRITER_TASK, "reply": LEAKY}])
+    assert result["writer_attempts"] == 2 and result["degraded"] is False
+    assert "hire.me@example.net" not in result["tailored_resume"] and GROUNDED in result["tailored_resume"]
+    rejected = result["grounding"]["candidate_violations"]
+    assert sorted((v["kind"], v["text"]) for v in rejected) == [
+        ("contact_leak", "a web address not in the resume"), ("contact_leak", "an e-mail address not in the resume")]
+    assert "example.net" not in str(rejected) + str(events)  # named by kind: the value is nobody's to keep
+
+
+def test_a_writer_that_stays_unsafe_ships_the_deterministic_tailoring_with_its_own_code(gw_settings):
+    result, _, _ = _optimise(gw_settings, [{"when": WRITER_TASK, "reply": TOXIC}], retries=1)
+    assert result["degraded"] is True and result["degraded_codes"] == ["unsafe_output:toxic_text"]
+    assert "unsafe after 2 attempts (toxic_text)" in result["degraded_reasons"][0]
+    assert "idiot" not in result["tailored_resume"]
+
+
+def test_the_resumes_own_contact_details_are_not_a_leak():
+    from optimiser.writing import unsafe
+
+    original = parse_resume(RESUME.replace("# John Doe\n", "# John Doe\njohn.doe@example.org | (415) 555-0100\n", 1),
+                            "markdown")
+    assert original.basics.email == "john.doe@example.org"
+    assert unsafe(original, "Backend engineer with Python, JOHN.DOE@example.org, 415.555.0100.") == []
+    assert [v.kind for v in unsafe(original, "Backend engineer, call +1 415 555 0199.")] == ["contact_leak"]
