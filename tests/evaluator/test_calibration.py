@@ -69,7 +69,7 @@ def test_a_judge_that_always_prefers_the_first_side_has_kappa_zero():
 
 def test_deterministic_judges_on_the_pairs():
     rows = {r.judge: r for r in calibrate(resolve(["grounding", "structure", "ats"]), load_pairs(), min_kappa=0.4)}
-    # 5 of 6: the grounding check misses "3-location" -> "8-location" (a count joined to a word by a hyphen)
+    # 5 of 6: it misses "3-location" -> "8-location": the resume says "8" elsewhere (numbers are not tied to what they count)
     assert rows["grounding"].by_failure["fabricated_metric"] == pytest.approx(5 / 6, abs=0.001)
     assert rows["grounding"].by_failure["irrelevant_emphasis"] == 0.0  # true but off-target: invisible to it
     assert rows["structure"].ties == rows["structure"].n               # both sides always valid: no signal
